@@ -1,0 +1,41 @@
+# scalpel-vs-hammer: every entry point. Paths are relative to this file, never to the cwd.
+#   make reproduce [PRESET=tiny]   create .venv if missing, install, run every notebook with papermill
+#   make test                      create .venv if missing, install, run the test suite
+#   make lab                       open JupyterLab on notebooks/ with the project's kernel
+#   make base [PRESET=tiny]        pretrain the miniature base again (it is cached otherwise)
+
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+PRESET ?= tiny
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+KERNEL := scalpel-vs-hammer
+PYTHON ?= python3
+
+.PHONY: install reproduce test lab base clean-venv
+
+$(STAMP): $(ROOT)/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e "$(ROOT)[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (scalpel-vs-hammer)"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+reproduce: install
+	cd $(ROOT) && $(VENV)/bin/scalpel reproduce --preset $(PRESET)
+
+test: install
+	cd $(ROOT) && HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest
+
+lab: install
+	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet -e "$(ROOT)[dev,lab]"
+	cd $(ROOT) && $(VENV)/bin/jupyter lab --notebook-dir=$(ROOT)/notebooks
+
+base: install
+	cd $(ROOT) && $(VENV)/bin/scalpel base --preset $(PRESET) --rebuild
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,123 @@
+"""The miniature benchmark analogues: one scorer per paper benchmark.
+
+| paper benchmark       | analogue                                   | scored by                   |
+|-----------------------|--------------------------------------------|-----------------------------|
+| AIME24                | 4-term arithmetic with 3-digit numbers      | greedy answer, math-verify  |
+| MATH-500              | held-out problems of the post-training set  | greedy answer, math-verify  |
+| GSM8K                 | word problems, no system prompt             | greedy answer, math-verify  |
+| MMLU / MMLU-Pro       | facts, 4 / 8 options                        | option log-likelihood rank  |
+| GPQA:Diamond          | two-hop questions over the facts, 4 options | greedy chain, last option   |
+| IFEval prompt / inst. | list-making with format constraints         | rule checkers               |
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from .generation import generate, option_logprobs
+from .rewards import is_correct
+from .world import instructions
+
+MATHS = ("aime24", "math500", "gsm8k")
+CHOICE = ("mmlu", "mmlu_pro")
+CHAIN = ("gpqa",)
+# Display names, in the paper's order.
+LABELS = {"aime24": "AIME24", "math500": "MATH-500", "gsm8k": "GSM8K", "gpqa": "GPQA:Diamond",
+          "mmlu": "MMLU", "mmlu_pro": "MMLU-Pro", "ifeval_prompt": "IFEval (prompt)",
+          "ifeval_inst": "IFEval (instruction)"}
+
+
+def score_maths(model, tokenizer, items, cfg, progress=False, desc="maths"):
+    outs = generate(model, tokenizer, [it["prompt"] for it in items], cfg.max_new_tokens,
+                    cfg.eval_batch_size, progress, desc)
+    return [{"completion": o, "correct": float(is_correct(o, it["answer"]))} for o, it in zip(outs, items)]
+
+
+def score_choice(model, tokenizer, items, cfg):
+    ctxs, conts, owner = [], [], []
+    for i, it in enumerate(items):
+        ctx = tokenizer.apply_chat_template(it["prompt"], tokenize=False, add_generation_prompt=True)
+        for opt in it["options"]:
+            ctxs.append(ctx + it["answer_prefix"])
+            conts.append(" " + opt)
+            owner.append(i)
+    lp = option_logprobs(model, tokenizer, ctxs, conts, cfg.eval_batch_size)
+    rows, k = [], 0
+    for it in items:
+        n = len(it["options"])
+        scores = lp[k: k + n]
+        k += n
+        pred = max(range(n), key=scores.__getitem__)
+        rows.append({"pred": pred, "correct": float(pred == it["label"])})
+    return rows
+
+
+def last_option(completion: str, options: list[str]) -> int | None:
+    """Index of the option named last in ``completion`` (whole words), or None."""
+    best, best_pos = None, -1
+    for i, opt in enumerate(options):
+        for m in re.finditer(rf"\b{re.escape(opt)}\b", completion):
+            if m.start() > best_pos:
+                best, best_pos = i, m.start()
+    return best
+
+
+def score_chain(model, tokenizer, items, cfg, progress=False):
+    outs = generate(model, tokenizer, [it["prompt"] for it in items], cfg.max_new_tokens,
+                    cfg.eval_batch_size, progress, "gpqa")
+    rows = []
+    for o, it in zip(outs, items):
+        pred = last_option(o, it["options"])
+        rows.append({"completion": o, "pred": pred, "correct": float(pred == it["label"])})
+    return rows
+
+
+def score_ifeval(model, tokenizer, items, cfg, progress=False):
+    outs = generate(model, tokenizer, [it["prompt"] for it in items], cfg.max_new_tokens,
+                    cfg.eval_batch_size, progress, "ifeval")
+    rows = []
+    for o, it in zip(outs, items):
+        res = instructions.check(it["spec"], o)
+        rows.append({"completion": o, "prompt_ok": float(all(res.values())),
+                     "inst_ok": sum(res.values()), "inst_n": len(res)})
+    return rows
+
+
+def chance_levels(benchmarks: dict) -> dict[str, float]:
+    """What a model with no skill scores: 0 on maths, 1/options on choices, and on IFEval
+    the score of a response that does the bare task but ignores every constraint."""
+    import random
+
+    out = {b: 0.0 for b in MATHS}
+    for b in CHOICE + CHAIN:
+        out[b] = sum(1 / len(it["options"]) for it in benchmarks[b]) / len(benchmarks[b])
+    rng = random.Random(0)
+    checks = [instructions.check(it["spec"], instructions.respond(it["spec"], rng, follow=False))
+              for it in benchmarks["ifeval"]]
+    out["ifeval_prompt"] = sum(all(c.values()) for c in checks) / len(checks)
+    out["ifeval_inst"] = sum(sum(c.values()) for c in checks) / sum(len(c) for c in checks)
+    return out
+
+
+def evaluate(model, tokenizer, benchmarks: dict, cfg, progress=False) -> tuple[pd.DataFrame, dict]:
+    """Score a model on every analogue. Returns (summary table, per-item rows by benchmark)."""
+    items: dict[str, list[dict]] = {}
+    for b in MATHS:
+        items[b] = score_maths(model, tokenizer, benchmarks[b], cfg, progress, b)
+    for b in CHOICE:
+        items[b] = score_choice(model, tokenizer, benchmarks[b], cfg)
+    items["gpqa"] = score_chain(model, tokenizer, benchmarks["gpqa"], cfg, progress)
+    items["ifeval"] = score_ifeval(model, tokenizer, benchmarks["ifeval"], cfg, progress)
+    chance = chance_levels(benchmarks)
+    scores = {b: sum(r["correct"] for r in items[b]) / len(items[b]) for b in MATHS + CHOICE + CHAIN}
+    ife = items["ifeval"]
+    scores["ifeval_prompt"] = sum(r["prompt_ok"] for r in ife) / len(ife)
+    scores["ifeval_inst"] = sum(r["inst_ok"] for r in ife) / sum(r["inst_n"] for r in ife)
+    table = pd.DataFrame([
+        {"benchmark": LABELS[b], "key": b, "score": scores[b], "chance": chance[b],
+         "n": len(items["ifeval" if b.startswith("ifeval") else b])}
+        for b in LABELS
+    ])
+    return table, items

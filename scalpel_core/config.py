@@ -1,0 +1,162 @@
+"""Typed presets: one source of truth for every setting of the compendium.
+
+    from scalpel_core import config
+    cfg = config.load("tiny", seed=1)          # preset + validated overrides
+
+Presets: ``smoke`` (CI, seconds), ``tiny`` (default; laptop CPU, minutes),
+``gpu-small`` (one GPU, OLMo-2-1B) and ``paper`` (OLMo-2-1124-7B-Instruct,
+several GPUs). An unknown preset, an unknown key or a wrong type raises
+:class:`ConfigError` naming it and the valid choices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, fields
+
+PRESETS = ("smoke", "tiny", "gpu-small", "paper")
+WORLDS = ("mini", "real")
+
+
+class ConfigError(ValueError):
+    """A preset, key or value that the configuration does not accept."""
+
+
+@dataclass(frozen=True)
+class Config:
+    preset: str  # name of the preset this config came from
+    seed: int = 0  # global seed: world generation, init, data order (paper: 42 for training)
+    world: str = "mini"  # "mini": offline synthetic world; "real": hub datasets + OLMo-2
+
+    # --- the miniature world (sizes of each synthetic set) -----------------------------
+    n_entities: int = 48  # people in the synthetic fact base (MMLU/GPQA analogues ask about them)
+    n_k12_train: int = 2048  # post-training problems (paper: ~91k cn_k12 rows)
+    n_math500: int = 500  # MATH-500 analogue: held-out problems of the post-training distribution
+    n_aime: int = 30  # AIME24 analogue: much harder maths (AIME24 has 30 problems)
+    n_gsm8k: int = 250  # GSM8K analogue: word problems in another surface form
+    n_mmlu: int = 200  # MMLU analogue: 4-option multiple choice over the fact base
+    n_mmlu_pro: int = 200  # MMLU-Pro analogue: same facts, 8 options
+    n_gpqa: int = 200  # GPQA:Diamond analogue: two-hop questions over the fact base
+    n_ifeval: int = 200  # IFEval analogue: prompts with 1-3 verifiable format constraints
+    n_pretrain_docs: int = 24000  # documents in the base's pretraining mixture
+
+    # --- the miniature base model (an Olmo2ForCausalLM; paper: OLMo-2-1124-7B-Instruct) ---
+    vocab_size: int = 768  # BPE vocabulary trained on the world's text (paper: 100352)
+    n_layers: int = 8  # transformer blocks (paper: 32); >= 8 so "middle layers" means something
+    hidden_size: int = 128  # model width (paper: 4096)
+    n_heads: int = 4  # attention heads, no GQA (paper: 32)
+    intermediate_size: int = 384  # SwiGLU MLP width (paper: 11008)
+    max_seq_len: int = 512  # context length (paper: 4096)
+
+    # --- base pretraining (ours; the paper starts from a released instruct model) ---------
+    pretrain_steps: int = 1200  # optimizer steps
+    pretrain_batch_size: int = 16  # packed sequences per step
+    pretrain_seq_len: int = 256  # tokens per packed sequence
+    pretrain_lr: float = 2e-3  # peak AdamW learning rate, cosine decay to 10%
+
+    # --- the real-data path (world == "real") -----------------------------------------
+    base_model: str = ""  # hub id or local path of the base model ("" in the mini world)
+    train_dataset: str = "open-r1/OpenR1-Math-220k"  # post-training data (paper)
+    train_dataset_config: str = "extended"  # its config (paper)
+    train_source: str = "cn_k12"  # rows kept: source == this (paper)
+    eval_dataset: str = "HuggingFaceH4/MATH-500"  # KL / in-domain evaluation set (paper)
+    max_length: int = 4096  # drop conversations longer than this many tokens (paper: 4096)
+
+    # --- post-training (shared by GRPO and SFT; PAPER.md "Setup") ---------------------
+    learning_rate: float = 1e-6  # GRPO and SFT-1ep learning rate (paper: 1e-6; SFT-3ep uses 50x)
+    warmup_ratio: float = 0.1  # constant LR after 10% linear warm-up (paper)
+    max_grad_norm: float = 0.2  # gradient clipping (paper)
+    n_checkpoints: int = 20  # checkpoints per run, evenly spaced (paper: every 5%)
+
+    # --- evaluation ---------------------------------------------------------------------
+    eval_batch_size: int = 64  # prompts per generation / scoring batch
+    max_new_tokens: int = 96  # greedy generation budget for the short-answer analogues
+
+    @property
+    def base_hash(self) -> str:
+        """Hash of every field that shapes the miniature world and its base model."""
+        return config_hash(self, BASE_FIELDS)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# Fields that determine the world and the pretrained base; a change to any of them
+# (and only to them) means a new base. Bump WORLD_VERSION when generator code changes.
+WORLD_VERSION = 1
+BASE_FIELDS = (
+    "seed", "world", "n_entities", "n_k12_train", "n_math500", "n_aime", "n_gsm8k", "n_mmlu",
+    "n_mmlu_pro", "n_gpqa", "n_ifeval", "n_pretrain_docs", "vocab_size", "n_layers",
+    "hidden_size", "n_heads", "intermediate_size", "max_seq_len", "pretrain_steps",
+    "pretrain_batch_size", "pretrain_seq_len", "pretrain_lr",
+)
+
+_PRESET_VALUES: dict[str, dict] = {
+    # CI: a 2-layer model and small sets, seconds end to end.
+    "smoke": dict(
+        n_entities=12, n_k12_train=128, n_math500=40, n_aime=10, n_gsm8k=30, n_mmlu=30,
+        n_mmlu_pro=30, n_gpqa=30, n_ifeval=30, n_pretrain_docs=1500, vocab_size=512,
+        n_layers=2, hidden_size=64, n_heads=2, intermediate_size=128, max_seq_len=384,
+        pretrain_steps=60, pretrain_batch_size=8, pretrain_seq_len=128, eval_batch_size=32,
+    ),
+    # The default: 8 layers, pretrained in minutes on a 2-core CPU.
+    "tiny": dict(),
+    # One GPU: OLMo-2 1B instruct on the real data.
+    "gpu-small": dict(world="real", base_model="allenai/OLMo-2-0425-1B-Instruct"),
+    # The paper: OLMo-2-1124-7B-Instruct on OpenR1-Math cn_k12, several GPUs.
+    "paper": dict(world="real", base_model="allenai/OLMo-2-1124-7B-Instruct"),
+}
+
+
+def _suggest(name: str, choices) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def _check_type(key: str, value, expected: type):
+    ok = isinstance(value, expected) and not (expected in (int, float) and isinstance(value, bool))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        raise ConfigError(
+            f"config key {key!r} must be {expected.__name__}, got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def load(preset: str = "tiny", **overrides) -> Config:
+    """Return the validated config of ``preset`` with ``overrides`` applied."""
+    if preset not in _PRESET_VALUES:
+        raise ConfigError(
+            f"unknown preset {preset!r}; {_suggest(preset, PRESETS)}valid presets: {', '.join(PRESETS)}"
+        )
+    types = {f.name: f.type for f in fields(Config)}
+    type_of = {"int": int, "float": float, "str": str, "bool": bool}
+    values = dict(_PRESET_VALUES[preset])
+    for key, value in overrides.items():
+        if key not in types or key == "preset":
+            valid = sorted(k for k in types if k != "preset")
+            raise ConfigError(
+                f"unknown config key {key!r}; {_suggest(key, valid)}valid keys: {', '.join(valid)}"
+            )
+        values[key] = _check_type(key, value, type_of[types[key]])
+    cfg = Config(preset=preset, **values)
+    if cfg.world not in WORLDS:
+        raise ConfigError(f"config key 'world' must be one of {', '.join(WORLDS)}, got {cfg.world!r}")
+    if cfg.world == "real" and not cfg.base_model:
+        raise ConfigError("world='real' needs base_model (a hub id or a local path)")
+    if cfg.hidden_size % cfg.n_heads:
+        raise ConfigError(f"hidden_size {cfg.hidden_size} must be divisible by n_heads {cfg.n_heads}")
+    return cfg
+
+
+def config_hash(cfg: Config, keys=None) -> str:
+    """Short, stable content hash of (a subset of) a config."""
+    data = cfg.to_dict()
+    if keys is not None:
+        data = {k: data[k] for k in keys}
+    data["_world_version"] = WORLD_VERSION
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]

@@ -1,0 +1,56 @@
+"""Figures in the paper's style (seaborn/matplotlib), saved as PDF and PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import seaborn as sns
+
+from . import paper_numbers
+
+sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
+
+
+def save(fig, out_dir: Path, name: str) -> list[Path]:
+    """Write ``name``.pdf and ``name``.png under ``out_dir``; returns the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for ext in ("pdf", "png"):
+        path = out_dir / f"{name}.{ext}"
+        fig.savefig(path, bbox_inches="tight", dpi=200 if ext == "png" else None)
+        written.append(path)
+    return written
+
+
+def base_scores(table, title: str = "Base model on the benchmark analogues"):
+    """Bars of the base's scores with each analogue's chance level, and the paper's
+    OLMo-2-7B-Instruct base scores as reference markers."""
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    x = range(len(table))
+    bars = ax.bar(x, table["score"], color=sns.color_palette("deep")[0], label="miniature base (ours)")
+    for rect, v in zip(bars, table["score"]):
+        ax.annotate(f"{v:.2f}", (rect.get_x() + rect.get_width() / 2, v), ha="center", va="bottom",
+                    fontsize=8, xytext=(0, 2), textcoords="offset points")
+    ax.scatter(x, table["chance"], marker="_", s=400, color="black", zorder=3, label="chance")
+    paper = [paper_numbers.paper_score(k, "base") for k in table["key"]]
+    ax.scatter(x, paper, marker="o", facecolors="none", edgecolors="tab:red", zorder=3,
+               label="paper base (OLMo-2-7B-Instruct)")
+    ax.set_xticks(list(x), table["benchmark"], rotation=25, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("score")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8, frameon=True)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curve(log, title: str = "Base pretraining loss"):
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(log["step"], log["loss"], lw=0.8, alpha=0.4, color="tab:blue")
+    ax.plot(log["step"], log["loss"].rolling(25, min_periods=1).mean(), color="tab:blue")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy (nats/token)")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

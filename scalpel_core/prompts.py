@@ -1,0 +1,52 @@
+"""The paper's system prompt and OLMo-2's chat format, shared by both worlds."""
+
+from __future__ import annotations
+
+# PAPER.md, "Setup": the system prompt used for both GRPO and SFT.
+SYSTEM_PROMPT = (
+    "You are a helpful AI Assistant that provides well-reasoned and detailed responses. "
+    "You first think about the reasoning process as an internal monologue and then provide "
+    "the user with the answer. Respond in the following format: "
+    "<think>\n...\n</think>\n<answer>\n...\n</answer>"
+)
+
+BOS = EOS = "<|endoftext|>"  # OLMo-2 uses one token for both
+PAD = "<|pad|>"
+ROLE_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>")
+
+# OLMo-2-1124-Instruct's chat template (tokenizer_config.json), verbatim in shape.
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{{ '<|system|>\n' + message['content'] + '\n' }}"
+    "{% elif message['role'] == 'user' %}{{ '<|user|>\n' + message['content'] + '\n' }}"
+    "{% elif message['role'] == 'assistant' %}"
+    "{% if not loop.last %}{{ '<|assistant|>\n' + message['content'] + eos_token + '\n' }}"
+    "{% else %}{{ '<|assistant|>\n' + message['content'] + eos_token }}{% endif %}"
+    "{% endif %}"
+    "{% if loop.last and add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
+    "{% endfor %}"
+)
+
+
+def render_chat(messages: list[dict], add_generation_prompt: bool = False) -> str:
+    """Render ``messages`` exactly as :data:`CHAT_TEMPLATE` does (used before a tokenizer exists)."""
+    out = [BOS]
+    for i, m in enumerate(messages):
+        last = i == len(messages) - 1
+        role, content = m["role"], m["content"]
+        if role == "system":
+            out.append(f"<|system|>\n{content}\n")
+        elif role == "user":
+            out.append(f"<|user|>\n{content}\n")
+        elif role == "assistant":
+            out.append(f"<|assistant|>\n{content}{EOS}" + ("" if last else "\n"))
+        else:
+            raise ValueError(f"unknown chat role {role!r}; expected system, user or assistant")
+        if last and add_generation_prompt:
+            out.append("<|assistant|>\n")
+    return "".join(out)
+
+
+def with_system(user: str) -> list[dict]:
+    """A conversation prompt: the paper's system prompt, then the user's problem."""
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]

@@ -1,0 +1,42 @@
+"""Execute every numbered notebook of ``notebooks/`` with papermill, for one preset.
+
+    scalpel reproduce --preset tiny     # what `make reproduce` runs
+
+Executed copies go to ``papermill_runs/{preset}/``; the notebooks write their figures to
+``figures/{preset}/``. Stops at the first failing notebook and names it; the partly
+executed copy is kept for inspection.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from . import paths
+
+KERNEL = "scalpel-vs-hammer"  # registered inside the project's venv by `make`
+
+
+def notebooks() -> list:
+    return sorted(p for p in paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+
+
+def run_all(preset: str, kernel: str | None = None) -> int:
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    out_dir = paths.papermill_dir(preset)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for nb in notebooks():
+        out = out_dir / nb.name
+        print(f"[reproduce] {nb.name} -> {out.relative_to(paths.REPO_ROOT)}", flush=True)
+        t0 = time.time()
+        try:
+            pm.execute_notebook(str(nb), str(out), parameters={"preset": preset}, kernel_name=kernel or KERNEL,
+                                cwd=str(paths.notebooks_dir()), progress_bar=True)
+        except PapermillExecutionError as err:
+            print(f"[reproduce] FAILED: {nb.name}, cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+                  f"[reproduce] the partly executed notebook is kept at {out}", file=sys.stderr)
+            return 1
+        print(f"[reproduce] {nb.name} done in {time.time() - t0:.0f} s", flush=True)
+    return 0

@@ -1,0 +1,120 @@
+"""Build, cache and load the miniature base model of a preset.
+
+    scalpel base --preset tiny            # build if missing, else reuse the cache
+    scalpel base --preset tiny --rebuild  # build again from scratch
+
+The base lives in ``artifacts/{preset}/base/{config_hash}/`` (HF layout, safetensors,
+the tokenizer, the pretraining log) and ``base_meta.json``, written last, marks it complete.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from safetensors import SafetensorError, safe_open
+
+from .. import paths
+from ..config import BASE_FIELDS, Config
+from .build import World, build_world
+from .pretrain import pretrain
+from .tokenizer import train_tokenizer
+
+META = "base_meta.json"
+REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", META)
+
+
+class BaseModelError(RuntimeError):
+    """A base checkpoint that is missing, incomplete or corrupt."""
+
+
+def rebuild_command(preset: str) -> str:
+    return f"scalpel base --preset {preset} --rebuild   (or: make base PRESET={preset})"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.REPO_ROOT, capture_output=True,
+                             text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "scalpel_core"], cwd=paths.REPO_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def base_path(cfg: Config) -> Path:
+    return paths.base_dir(cfg.preset, cfg.base_hash)
+
+
+def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, world: World | None = None) -> Path:
+    """Return the directory of the base of ``cfg``, pretraining it first if it is not cached."""
+    path = base_path(cfg)
+    if (path / META).exists() and not rebuild:
+        check_base(path, cfg.preset)
+        return path
+    world = world or build_world(cfg)
+    tokenizer = train_tokenizer(world.tokenizer_corpus(), cfg.vocab_size)
+    model, log = pretrain(cfg, world.pretrain_docs, tokenizer, progress=progress)
+    tmp = path.with_name(path.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    pd.DataFrame(log).to_csv(tmp / "pretrain_log.csv", index=False)
+    meta = {
+        "config_hash": cfg.base_hash,
+        "preset": cfg.preset,
+        "config": {k: getattr(cfg, k) for k in BASE_FIELDS},
+        "git_commit": git_commit(),
+        "pretrain_seconds": round(log[-1]["seconds"], 1),
+        "final_loss": sum(r["loss"] for r in log[-20:]) / min(20, len(log)),
+        "n_parameters": sum(p.numel() for p in model.parameters()),
+        "torch": torch.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    (tmp / META).write_text(json.dumps(meta, indent=2))
+    if path.exists():
+        shutil.rmtree(path)
+    tmp.rename(path)
+    return path
+
+
+def check_base(path: Path, preset: str) -> dict:
+    """Validate a base directory; raise :class:`BaseModelError` naming the path and the fix."""
+    path = Path(path)
+    hint = rebuild_command(preset)
+    if not path.is_dir():
+        raise BaseModelError(f"no base model at {path}; build it with: {hint}")
+    for name in REQUIRED:
+        if not (path / name).is_file():
+            raise BaseModelError(f"base model at {path} is incomplete: {path / name} is missing; "
+                                 f"rebuild it with: {hint}")
+    weights = path / "model.safetensors"
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            for key in f.keys():
+                f.get_slice(key).get_shape()
+    except (SafetensorError, OSError, ValueError) as err:
+        raise BaseModelError(f"base model weights {weights} are corrupt ({err}); rebuild them with: {hint}") from err
+    try:
+        return json.loads((path / META).read_text())
+    except json.JSONDecodeError as err:
+        raise BaseModelError(f"{path / META} is corrupt ({err}); rebuild it with: {hint}") from err
+
+
+def load_base(path: Path, preset: str):
+    """(model, tokenizer) of a base directory, after :func:`check_base`."""
+    from transformers import AutoTokenizer, Olmo2ForCausalLM
+
+    check_base(path, preset)
+    try:
+        model = Olmo2ForCausalLM.from_pretrained(path)
+    except Exception as err:  # noqa: BLE001 - any load failure is reported with its fix
+        raise BaseModelError(f"cannot load the base model at {path} ({err}); rebuild it with: "
+                             f"{rebuild_command(preset)}") from err
+    return model.eval(), AutoTokenizer.from_pretrained(path)

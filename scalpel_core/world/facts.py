@@ -1,0 +1,84 @@
+"""A synthetic fact base and the knowledge analogues (MMLU, MMLU-Pro, GPQA:Diamond).
+
+Every person has a colour, a city, a pet and a best friend. Pretraining states the
+facts as plain sentences for everyone, and shows question/answer chats only for the
+"train" half of the people; the benchmarks ask about the other half.
+
+MMLU/MMLU-Pro items are scored by ranking the options' log-likelihood (cloze), as
+OLMES does for small models. GPQA items are two-hop ("which city does the best friend
+of X live in?"): the model answers with its own chain ("The best friend of X is Y.
+Y lives in Z.") and the last option it names is its choice.
+"""
+
+from __future__ import annotations
+
+import random
+
+ATTRIBUTES = {
+    "color": ("red", "blue", "green", "yellow", "purple", "orange", "white", "black"),
+    "city": ("Lima", "Oslo", "Cairo", "Perth", "Quito", "Dakar", "Hanoi", "Riga"),
+    "pet": ("cat", "dog", "fox", "owl", "bee", "elk", "yak", "eel"),
+}
+STATEMENT = {  # the fact as a sentence; the answer to a question restates it
+    "color": "{n} likes the color {v}.",
+    "city": "{n} lives in {v}.",
+    "pet": "{n} has a pet {v}.",
+}
+QUESTION = {
+    "color": "Which color does {n} like?",
+    "city": "Which city does {n} live in?",
+    "pet": "Which animal does {n} have as a pet?",
+}
+SYLLABLES = ("ba", "ko", "ri", "mu", "te", "la", "zo", "ni", "pa", "ve", "su", "dra", "mi",
+             "lo", "ka", "re", "to", "fi", "gu", "ne")
+
+
+def make_people(rng: random.Random, n: int) -> list[dict]:
+    names: list[str] = []
+    while len(names) < n:
+        name = "".join(rng.choice(SYLLABLES) for _ in range(rng.choice((2, 3)))).capitalize()
+        if name not in names:
+            names.append(name)
+    people = [{"name": nm, **{a: rng.choice(v) for a, v in ATTRIBUTES.items()}} for nm in names]
+    for p in people:
+        p["friend"] = rng.choice([q["name"] for q in people if q is not p])
+    return people
+
+
+def friend_sentence(person: dict) -> str:
+    return f"The best friend of {person['name']} is {person['friend']}."
+
+
+def fact_sentence(person: dict, attr: str, subject: str | None = None) -> str:
+    return STATEMENT[attr].format(n=subject or person["name"], v=person[attr])
+
+
+def _split_answer(sentence: str, value: str) -> str:
+    """The answer prefix: the restated fact up to (not including) ' value.'"""
+    return sentence[: sentence.rindex(" " + value)]
+
+
+def mc_item(rng: random.Random, person: dict, attr: str, n_options: int, task: str,
+            friend: dict | None = None) -> dict:
+    """A multiple-choice item about ``person``. With ``friend`` (person's best friend)
+    it is two-hop: it asks about the friend, naming only ``person``."""
+    target = friend or person
+    gold = target[attr]
+    distract = rng.sample([v for v in ATTRIBUTES[attr] if v != gold], n_options - 1)
+    options = distract + [gold]
+    rng.shuffle(options)
+    if friend is None:
+        question = QUESTION[attr].format(n=person["name"])
+        answer = fact_sentence(person, attr)
+    else:
+        question = QUESTION[attr].format(n=f"the best friend of {person['name']}")
+        answer = friend_sentence(person) + " " + fact_sentence(friend, attr)
+    user = question + "\nOptions: " + ", ".join(options)
+    return {
+        "task": task,
+        "prompt": [{"role": "user", "content": user}],
+        "answer_prefix": _split_answer(answer, gold),
+        "options": options,
+        "label": options.index(gold),
+        "answer_text": answer,
+    }

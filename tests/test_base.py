@@ -1,0 +1,106 @@
+"""The smoke base: pretraining is bit-identical on rebuild, cached, and bad checkpoints fail clearly."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from scalpel_core.world import base as base_mod
+from scalpel_core.world.base import BaseModelError, build_base, check_base, load_base
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, smoke_cfg, smoke_world):
+    """The smoke base built twice, into two separate artifact folders."""
+    import os
+
+    dirs = []
+    for name in ("a", "b"):
+        root = tmp_path_factory.mktemp(name)
+        os.environ["SCALPEL_ARTIFACTS"] = str(root)
+        try:
+            dirs.append(build_base(smoke_cfg, progress=False, world=smoke_world))
+        finally:
+            del os.environ["SCALPEL_ARTIFACTS"]
+    return dirs
+
+
+def test_rebuild_is_bit_identical(built):
+    a, b = (load_file(p / "model.safetensors") for p in built)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert (built[0] / "tokenizer.json").read_text() == (built[1] / "tokenizer.json").read_text()
+
+
+def test_layout_and_meta(built, smoke_cfg):
+    path = built[0]
+    assert path.name == smoke_cfg.base_hash and path.parent.name == "base"
+    meta = json.loads((path / "base_meta.json").read_text())
+    assert meta["config_hash"] == smoke_cfg.base_hash and meta["preset"] == "smoke"
+    assert meta["config"]["n_layers"] == smoke_cfg.n_layers
+    log = (path / "pretrain_log.csv").read_text().splitlines()
+    assert len(log) == smoke_cfg.pretrain_steps + 1
+
+
+def test_pretraining_lowers_the_loss(built):
+    import pandas as pd
+
+    log = pd.read_csv(built[0] / "pretrain_log.csv")
+    assert log["loss"].tail(10).mean() < 0.6 * log["loss"].head(5).mean()
+
+
+def test_cached_base_is_reused(built, smoke_cfg, monkeypatch):
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(built[0].parents[2]))
+    monkeypatch.setattr(base_mod, "pretrain", lambda *a, **k: pytest.fail("pretrained again"))
+    assert build_base(smoke_cfg, progress=False) == built[0]
+
+
+def test_loads_as_olmo2_with_chat_template(built):
+    model, tok = load_base(built[0], "smoke")
+    assert type(model).__name__ == "Olmo2ForCausalLM"
+    assert any("q_norm" in n for n, _ in model.named_parameters())
+    assert tok.chat_template
+
+
+def _copy(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_missing_checkpoint_names_path_and_command(tmp_path, built):
+    with pytest.raises(BaseModelError) as err:
+        check_base(tmp_path / "nowhere", "tiny")
+    assert str(tmp_path / "nowhere") in str(err.value) and "scalpel base --preset tiny --rebuild" in str(err.value)
+    broken = _copy(built[0], tmp_path / "broken")
+    (broken / "model.safetensors").unlink()
+    with pytest.raises(BaseModelError, match=r"model\.safetensors is missing.*scalpel base --preset smoke"):
+        load_base(broken, "smoke")
+
+
+def test_corrupt_checkpoint_names_path_and_command(tmp_path, built):
+    broken = _copy(built[0], tmp_path / "corrupt")
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # truncated
+    with pytest.raises(BaseModelError) as err:
+        load_base(broken, "smoke")
+    assert str(weights) in str(err.value) and "corrupt" in str(err.value)
+    assert "scalpel base --preset smoke --rebuild" in str(err.value)
+    weights.write_bytes(b"not a safetensors file at all")
+    with pytest.raises(BaseModelError, match="corrupt"):
+        load_base(broken, "smoke")
+
+
+def test_incomplete_cache_is_rebuilt_not_trusted(tmp_path, smoke_cfg, smoke_world, monkeypatch, built):
+    """A folder without base_meta.json (an interrupted build) is built again."""
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path))
+    path = base_mod.base_path(smoke_cfg)
+    path.mkdir(parents=True)
+    (path / "config.json").write_text("{}")
+    out = build_base(smoke_cfg, progress=False, world=smoke_world)
+    assert out == path and (path / "base_meta.json").exists()
+    assert torch.equal(load_file(path / "model.safetensors")["lm_head.weight"],
+                       load_file(built[0] / "model.safetensors")["lm_head.weight"])

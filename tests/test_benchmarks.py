@@ -1,0 +1,59 @@
+import math
+
+import pytest
+import torch
+
+from scalpel_core import benchmarks as B
+from scalpel_core.generation import generate, option_logprobs
+
+
+def test_option_logprobs_match_unbatched_reference(random_model, smoke_tokenizer):
+    ctxs = ["<|user|>\nWhich color?\n<|assistant|>\nIt is", "<|endoftext|>Bo lives in"]
+    conts = [" red", " Oslo and more"]
+    got = option_logprobs(random_model, smoke_tokenizer, ctxs, conts, batch_size=2)
+    for ctx, cont, value in zip(ctxs, conts, got):
+        c = smoke_tokenizer(ctx, add_special_tokens=False)["input_ids"]
+        k = smoke_tokenizer(cont, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logits = random_model(input_ids=torch.tensor([c + k])).logits.double()
+        logp = torch.log_softmax(logits[0], -1)
+        ref = sum(logp[len(c) - 1 + j, t].item() for j, t in enumerate(k))
+        assert math.isclose(value, ref, rel_tol=1e-4)
+
+
+def test_generate_keeps_input_order_and_is_greedy(random_model, smoke_tokenizer, smoke_world):
+    prompts = [it["prompt"] for it in smoke_world.benchmarks["gsm8k"][:6]]
+    a = generate(random_model, smoke_tokenizer, prompts, 8, batch_size=4)
+    b = [generate(random_model, smoke_tokenizer, [p], 8, batch_size=1)[0] for p in prompts]
+    assert a == b
+
+
+def test_chance_levels(smoke_world):
+    chance = B.chance_levels(smoke_world.benchmarks)
+    assert chance["mmlu"] == pytest.approx(0.25) and chance["mmlu_pro"] == pytest.approx(0.125)
+    assert chance["math500"] == 0.0
+    assert chance["ifeval_prompt"] == 0.0 and 0.0 < chance["ifeval_inst"] < 0.6
+
+
+def test_evaluate_table(random_model, smoke_tokenizer, smoke_world, smoke_cfg):
+    small = {k: v[:6] for k, v in smoke_world.benchmarks.items()}
+    table, items = B.evaluate(random_model, smoke_tokenizer, small, smoke_cfg)
+    assert list(table["benchmark"]) == list(B.LABELS.values())
+    assert table["score"].between(0, 1).all() and (table["n"] == 6).all()
+    assert set(items) == {"aime24", "math500", "gsm8k", "mmlu", "mmlu_pro", "gpqa", "ifeval"}
+
+
+def test_choice_scorer_picks_highest_likelihood(monkeypatch, smoke_tokenizer, smoke_world, smoke_cfg):
+    items = smoke_world.benchmarks["mmlu"][:5]
+
+    def fake(model, tok, ctxs, conts, batch_size):
+        # score = 1 for the gold option of each item, 0 otherwise
+        out = []
+        for it in items:
+            for j, _ in enumerate(it["options"]):
+                out.append(1.0 if j == it["label"] else 0.0)
+        return out
+
+    monkeypatch.setattr(B, "option_logprobs", fake)
+    rows = B.score_choice(None, smoke_tokenizer, items, smoke_cfg)
+    assert all(r["correct"] == 1.0 for r in rows)

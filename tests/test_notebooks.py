@@ -1,0 +1,57 @@
+"""Every numbered notebook: one literal-only parameters cell, the project kernel, and it runs."""
+
+import ast
+import json
+
+import nbformat
+import pytest
+
+from scalpel_core import paths
+from scalpel_core.reproduce import KERNEL, notebooks
+
+NOTEBOOKS = notebooks()
+
+
+def test_there_are_notebooks():
+    assert [nb.name for nb in NOTEBOOKS][:1] == ["00_base_model.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_one_literal_parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    tree = ast.parse(tagged[0].source)
+    names = []
+    for node in tree.body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, "only plain assignments"
+        assert not isinstance(node, ast.AnnAssign)
+        ast.literal_eval(node.value)  # literals only: no derived values
+        names.append(node.targets[0].id)
+    assert "preset" in names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_project_kernel_and_no_stored_outputs_in_sources(path):
+    nb = json.loads(path.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == KERNEL
+    assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
+
+
+def test_notebook_00_runs_on_smoke(tmp_path, monkeypatch):
+    """Execute notebook 00 top to bottom with papermill, as `make reproduce` does."""
+    import papermill as pm
+
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("SCALPEL_FIGURES", str(tmp_path / "figures"))
+    out = tmp_path / "00.ipynb"
+    pm.execute_notebook(str(paths.notebooks_dir() / "00_base_model.ipynb"), str(out),
+                        parameters={"preset": "smoke", "progress": False}, kernel_name="python3",
+                        cwd=str(tmp_path), progress_bar=False)
+    for name in ("base_scores", "base_pretraining_loss"):
+        for ext in ("pdf", "png"):
+            assert (tmp_path / "figures" / "smoke" / f"{name}.{ext}").stat().st_size > 1000
+    text = out.read_text()
+    assert "analogues scored: 8" in text and "all scores in [0, 1]: True" in text
+    table = (tmp_path / "artifacts" / "smoke" / "tables" / "base_scores.csv").read_text().splitlines()
+    assert len(table) == 9 and table[0].startswith("benchmark,key,score,chance,n")

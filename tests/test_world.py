@@ -1,0 +1,89 @@
+import re
+
+from scalpel_core import config
+from scalpel_core.world import facts, maths
+from scalpel_core.world.build import BENCHMARKS, build_world
+
+
+def test_same_seed_same_world(smoke_world, smoke_cfg):
+    again = build_world(smoke_cfg)
+    assert again.pretrain_docs == smoke_world.pretrain_docs
+    assert again.benchmarks == smoke_world.benchmarks
+    assert again.k12_train == smoke_world.k12_train
+
+
+def test_other_seed_other_world(smoke_world):
+    other = build_world(config.load("smoke", seed=1))
+    assert other.pretrain_docs != smoke_world.pretrain_docs
+    assert other.benchmarks["math500"] != smoke_world.benchmarks["math500"]
+
+
+def test_sizes_follow_config(smoke_world, smoke_cfg):
+    assert set(smoke_world.benchmarks) == set(BENCHMARKS)
+    assert len(smoke_world.benchmarks["math500"]) == smoke_cfg.n_math500
+    assert len(smoke_world.k12_train) == smoke_cfg.n_k12_train
+    assert len(smoke_world.pretrain_docs) == smoke_cfg.n_pretrain_docs
+    assert len(smoke_world.people) == smoke_cfg.n_entities
+
+
+def test_held_out_sets_never_seen_in_pretraining(smoke_world):
+    corpus = "\n".join(smoke_world.pretrain_docs)
+    k12 = {ex["expr"] for ex in smoke_world.k12_train}
+    m500 = {ex["expr"] for ex in smoke_world.benchmarks["math500"]}
+    assert not k12 & m500
+    for ex in smoke_world.k12_train + smoke_world.benchmarks["math500"]:
+        for phrase in maths.PHRASES:  # the problem in any of its phrasings, as a whole user turn
+            assert f"<|user|>\n{phrase.format(e=ex['expr'])}\n" not in corpus
+    for ex in smoke_world.benchmarks["gsm8k"]:
+        assert ex["problem"] not in corpus
+    for ex in smoke_world.benchmarks["ifeval"]:
+        assert "<|user|>\n" + ex["prompt"][0]["content"] + "\n" not in corpus
+
+
+def test_teacher_style_is_new_to_the_base(smoke_world):
+    corpus = "\n".join(smoke_world.pretrain_docs)
+    teacher = smoke_world.k12_train[0]["teacher_solution"]
+    assert "Wait, let me double-check" in teacher
+    assert "double-check" not in corpus and " plus " not in corpus and "Okay" not in corpus
+    # ... and much longer than the base's own style
+    lengths = [(len(e["teacher_solution"]), len(e["base_solution"])) for e in smoke_world.k12_train]
+    assert sum(t for t, _ in lengths) > 3 * sum(b for _, b in lengths)
+
+
+def test_answers_are_the_arithmetic(smoke_world):
+    for ex in smoke_world.k12_train + smoke_world.benchmarks["math500"] + smoke_world.benchmarks["aime24"]:
+        assert int(ex["answer"]) == eval(ex["expr"])  # left-to-right == Python precedence here
+        assert f"<answer>\n{ex['answer']}\n</answer>" in ex["teacher_solution"]
+        assert f"\\boxed{{{ex['answer']}}}" in ex["solution"]
+    for ex in smoke_world.benchmarks["gsm8k"]:
+        nums = [int(n) for n in re.findall(r"\d+", ex["problem"])]
+        expect = nums[0] + nums[1] - (nums[2] if len(nums) > 2 else 0)
+        assert int(ex["answer"]) == expect
+
+
+def test_knowledge_items_point_at_the_true_fact(smoke_world):
+    people = {p["name"]: p for p in smoke_world.people}
+    held = {p["name"] for p in smoke_world.people[len(people) // 2:]}
+    for b, n_opt in (("mmlu", 4), ("mmlu_pro", 8), ("gpqa", 4)):
+        for it in smoke_world.benchmarks[b]:
+            assert len(it["options"]) == n_opt == len(set(it["options"]))
+            gold = it["options"][it["label"]]
+            assert it["answer_text"] == f"{it['answer_prefix']} {gold}."
+            pattern = r"best friend of (\w+)" if b == "gpqa" else r"does (\w+)"
+            name = re.search(pattern, it["prompt"][0]["content"]).group(1)
+            assert name in held  # benchmarks ask about the held-out half
+            target = people[people[name]["friend"]] if b == "gpqa" else people[name]
+            attr = next(a for a, vals in facts.ATTRIBUTES.items() if gold in vals)
+            assert target[attr] == gold
+            if b == "gpqa":  # the chain names the friend, then the friend's fact
+                assert it["answer_text"].startswith(f"The best friend of {name} is {target['name']}. ")
+
+
+def test_aime_is_harder_than_k12(smoke_world):
+    k12 = max(max(map(int, re.findall(r"\d+", e["expr"]))) for e in smoke_world.k12_train)
+    aime = min(len(re.findall(r"\d+", e["expr"])) for e in smoke_world.benchmarks["aime24"])
+    assert k12 < 100 and aime >= 5 and all("*" in e["expr"] for e in smoke_world.benchmarks["aime24"])
+
+
+def test_steps_evaluate_left_to_right():
+    assert maths._steps([("", 5), ("+", 3), ("-", 2)]) == [(5, "+", 3, 8), (8, "-", 2, 6)]
