@@ -6,19 +6,17 @@
 | MATH-500              | held-out problems of the post-training set  | greedy answer, math-verify  |
 | GSM8K                 | word problems, no system prompt             | greedy answer, math-verify  |
 | MMLU / MMLU-Pro       | facts, 4 / 8 options                        | option log-likelihood rank  |
-| GPQA:Diamond          | two-hop questions over the facts, 4 options | greedy chain, last option   |
+| GPQA:Diamond          | two-hop questions over the facts, 4 options | generated bridge, then rank |
 | IFEval prompt / inst. | list-making with format constraints         | rule checkers               |
 """
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 from .generation import generate, option_logprobs
 from .rewards import is_correct
-from .world import instructions
+from .world import facts, instructions
 
 MATHS = ("aime24", "math500", "gsm8k")
 CHOICE = ("mmlu", "mmlu_pro")
@@ -54,24 +52,15 @@ def score_choice(model, tokenizer, items, cfg):
     return rows
 
 
-def last_option(completion: str, options: list[str]) -> int | None:
-    """Index of the option named last in ``completion`` (whole words), or None."""
-    best, best_pos = None, -1
-    for i, opt in enumerate(options):
-        for m in re.finditer(rf"\b{re.escape(opt)}\b", completion):
-            if m.start() > best_pos:
-                best, best_pos = i, m.start()
-    return best
-
-
 def score_chain(model, tokenizer, items, cfg, progress=False):
-    outs = generate(model, tokenizer, [it["prompt"] for it in items], cfg.max_new_tokens,
-                    cfg.eval_batch_size, progress, "gpqa")
-    rows = []
-    for o, it in zip(outs, items):
-        pred = last_option(o, it["options"])
-        rows.append({"completion": o, "pred": pred, "correct": float(pred == it["label"])})
-    return rows
+    """Two-hop items: hop 1 generated (the bridge), hop 2 ranked given the model's own bridge."""
+    outs = generate(model, tokenizer, [it["prompt"] for it in items], 12, cfg.eval_batch_size,
+                    progress, "gpqa", prefixes=[it["chain_prefix"] for it in items])
+    bridges = [o.split(".")[0].strip() for o in outs]
+    hop2 = [{**it, "answer_prefix": f"{it['chain_prefix']} {b}. {facts.statement_prefix(it['attr'], b)}"}
+            for it, b in zip(items, bridges)]
+    rows = score_choice(model, tokenizer, hop2, cfg)
+    return [{**r, "bridge": b} for r, b in zip(rows, bridges)]
 
 
 def score_ifeval(model, tokenizer, items, cfg, progress=False):

@@ -52,7 +52,7 @@ class Config:
     max_seq_len: int = 512  # context length (paper: 4096)
 
     # --- base pretraining (ours; the paper starts from a released instruct model) ---------
-    pretrain_steps: int = 1200  # optimizer steps
+    pretrain_steps: int = 900  # optimizer steps (tiny: about 8 minutes on 2 CPU cores)
     pretrain_batch_size: int = 16  # packed sequences per step
     pretrain_seq_len: int = 256  # tokens per packed sequence
     pretrain_lr: float = 2e-3  # peak AdamW learning rate, cosine decay to 10%
@@ -100,7 +100,7 @@ _PRESET_VALUES: dict[str, dict] = {
         n_entities=12, n_k12_train=128, n_math500=40, n_aime=10, n_gsm8k=30, n_mmlu=30,
         n_mmlu_pro=30, n_gpqa=30, n_ifeval=30, n_pretrain_docs=1500, vocab_size=512,
         n_layers=2, hidden_size=64, n_heads=2, intermediate_size=128, max_seq_len=384,
-        pretrain_steps=60, pretrain_batch_size=8, pretrain_seq_len=128, eval_batch_size=32,
+        pretrain_steps=200, pretrain_batch_size=8, pretrain_seq_len=128, eval_batch_size=32,
     ),
     # The default: 8 layers, pretrained in minutes on a 2-core CPU.
     "tiny": dict(),

@@ -12,9 +12,14 @@ def _chat_texts(tokenizer, prompts: list[list[dict]]) -> list[str]:
 
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int = 64,
-             progress: bool = False, desc: str = "generating") -> list[str]:
-    """Greedy completions of chat ``prompts`` (lists of messages), in input order."""
+             progress: bool = False, desc: str = "generating", prefixes: list[str] | None = None) -> list[str]:
+    """Greedy completions of chat ``prompts`` (lists of messages), in input order.
+
+    ``prefixes`` prefill the start of each assistant reply; the completion excludes them.
+    """
     texts = _chat_texts(tokenizer, prompts)
+    if prefixes is not None:
+        texts = [t + p for t, p in zip(texts, prefixes, strict=True)]
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths share a batch
     out: list[str] = [""] * len(texts)
     tokenizer.padding_side = "left"

@@ -48,7 +48,7 @@ def base_scores(table, title: str = "Base model on the benchmark analogues"):
 def loss_curve(log, title: str = "Base pretraining loss"):
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.plot(log["step"], log["loss"], lw=0.8, alpha=0.4, color="tab:blue")
-    ax.plot(log["step"], log["loss"].rolling(25, min_periods=1).mean(), color="tab:blue")
+    ax.plot(log["step"], log["loss"].rolling(25, min_periods=1, center=True).mean(), color="tab:blue")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("cross-entropy (nats/token)")
     ax.set_title(title)

@@ -21,6 +21,11 @@ def notebooks() -> list:
     return sorted(p for p in paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
 
 
+def _first_line(source: str) -> str:
+    lines = [ln for ln in source.splitlines() if ln.strip()]
+    return lines[0] if lines else ""
+
+
 def run_all(preset: str, kernel: str | None = None) -> int:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -32,10 +37,13 @@ def run_all(preset: str, kernel: str | None = None) -> int:
         print(f"[reproduce] {nb.name} -> {out.relative_to(paths.REPO_ROOT)}", flush=True)
         t0 = time.time()
         try:
-            pm.execute_notebook(str(nb), str(out), parameters={"preset": preset}, kernel_name=kernel or KERNEL,
+            # progress bars off inside the notebooks: papermill shows its own per-cell bar
+            pm.execute_notebook(str(nb), str(out), parameters={"preset": preset, "progress": False},
+                                kernel_name=kernel or KERNEL,
                                 cwd=str(paths.notebooks_dir()), progress_bar=True)
         except PapermillExecutionError as err:
-            print(f"[reproduce] FAILED: {nb.name}, cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+            print(f"[reproduce] FAILED: {nb.name}, cell In [{err.exec_count}] "
+                  f"({_first_line(err.source)!r}): {err.ename}: {err.evalue}\n"
                   f"[reproduce] the partly executed notebook is kept at {out}", file=sys.stderr)
             return 1
         print(f"[reproduce] {nb.name} done in {time.time() - t0:.0f} s", flush=True)

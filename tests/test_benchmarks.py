@@ -57,3 +57,31 @@ def test_choice_scorer_picks_highest_likelihood(monkeypatch, smoke_tokenizer, sm
     monkeypatch.setattr(B, "option_logprobs", fake)
     rows = B.score_choice(None, smoke_tokenizer, items, smoke_cfg)
     assert all(r["correct"] == 1.0 for r in rows)
+
+
+def test_two_hop_uses_the_models_own_bridge(monkeypatch, smoke_tokenizer, smoke_world, smoke_cfg):
+    """Hop 2 is asked about whoever the model named in hop 1, right or wrong."""
+    items = smoke_world.benchmarks["gpqa"][:4]
+    people = {p["name"]: p for p in smoke_world.people}
+    wrong = smoke_world.people[0]["name"]
+    bridges = [items[0]["answer_text"].split(" is ")[1].split(".")[0], wrong, wrong, wrong]
+    monkeypatch.setattr(B, "generate", lambda *a, **k: [f" {b}. trailing text" for b in bridges])
+    seen = []
+
+    def fake_logprobs(model, tok, ctxs, conts, batch_size):
+        seen.extend(ctxs)
+        # the scorer "knows" the true fact of whoever the context names in hop 2
+        out = []
+        for ctx, cont in zip(ctxs, conts):
+            subject = ctx.split(". ")[-1].split(" ")[0]
+            out.append(1.0 if cont.strip() in people[subject].values() else 0.0)
+        return out
+
+    monkeypatch.setattr(B, "option_logprobs", fake_logprobs)
+    rows = B.score_chain(None, smoke_tokenizer, items, smoke_cfg)
+    assert [r["bridge"] for r in rows] == bridges
+    assert rows[0]["correct"] == 1.0  # right bridge, right fact
+    assert f"{items[1]['chain_prefix']} {wrong}. {wrong} " in seen[len(items[0]["options"])]
+    for it, r in zip(items[1:], rows[1:]):  # a wrong bridge answers about the wrong person
+        truth = people[wrong][it["attr"]]
+        assert r["correct"] == float(it["options"][it["label"]] == truth) or truth not in it["options"]

@@ -55,3 +55,15 @@ def test_notebook_00_runs_on_smoke(tmp_path, monkeypatch):
     assert "analogues scored: 8" in text and "all scores in [0, 1]: True" in text
     table = (tmp_path / "artifacts" / "smoke" / "tables" / "base_scores.csv").read_text().splitlines()
     assert len(table) == 9 and table[0].startswith("benchmark,key,score,chance,n")
+
+
+def test_set_progress_switches_hf_bars():
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    from scalpel_core.progress import set_progress
+
+    assert set_progress(False) is False
+    assert not hf_logging.is_progress_bar_enabled() and not datasets.is_progress_bar_enabled()
+    set_progress(True)
+    assert hf_logging.is_progress_bar_enabled() and datasets.is_progress_bar_enabled()

@@ -6,8 +6,9 @@ facts as plain sentences for everyone, and shows question/answer chats only for 
 
 MMLU/MMLU-Pro items are scored by ranking the options' log-likelihood (cloze), as
 OLMES does for small models. GPQA items are two-hop ("which city does the best friend
-of X live in?"): the model answers with its own chain ("The best friend of X is Y.
-Y lives in Z.") and the last option it names is its choice.
+of X live in?"), answered as a chain in two stages: the model greedily generates the
+bridge after "The best friend of X is" (hop 1), then the options are ranked by their
+log-likelihood after "... is Y. Y lives in", with Y the model's own bridge (hop 2).
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ def fact_sentence(person: dict, attr: str, subject: str | None = None) -> str:
     return STATEMENT[attr].format(n=subject or person["name"], v=person[attr])
 
 
+def statement_prefix(attr: str, subject: str) -> str:
+    """The fact sentence about ``subject`` up to (not including) its value: 'Y lives in'."""
+    return STATEMENT[attr].split(" {v}")[0].format(n=subject)
+
+
 def _split_answer(sentence: str, value: str) -> str:
     """The answer prefix: the restated fact up to (not including) ' value.'"""
     return sentence[: sentence.rindex(" " + value)]
@@ -74,7 +80,7 @@ def mc_item(rng: random.Random, person: dict, attr: str, n_options: int, task: s
         question = QUESTION[attr].format(n=f"the best friend of {person['name']}")
         answer = friend_sentence(person) + " " + fact_sentence(friend, attr)
     user = question + "\nOptions: " + ", ".join(options)
-    return {
+    item = {
         "task": task,
         "prompt": [{"role": "user", "content": user}],
         "answer_prefix": _split_answer(answer, gold),
@@ -82,3 +88,7 @@ def mc_item(rng: random.Random, person: dict, attr: str, n_options: int, task: s
         "label": options.index(gold),
         "answer_text": answer,
     }
+    if friend is not None:
+        item["chain_prefix"] = f"The best friend of {person['name']} is"
+        item["attr"] = attr
+    return item

@@ -1,0 +1,41 @@
+"""The `scalpel` CLI and the papermill runner behind `make reproduce`."""
+
+import nbformat
+import pytest
+
+from scalpel_core import cli, paths, reproduce
+
+
+def test_unknown_preset_is_refused_with_choices(capsys):
+    with pytest.raises(SystemExit) as err:
+        cli.main(["base", "--preset", "tinyy"])
+    assert err.value.code == 2
+    assert "invalid choice: 'tinyy'" in capsys.readouterr().err
+
+
+def _notebook(path, *sources):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nbformat.write(nb, path)
+
+
+def test_reproduce_runs_in_order_and_stops_at_first_failure(tmp_path, monkeypatch, capsys):
+    nbs, runs = tmp_path / "notebooks", tmp_path / "runs"
+    nbs.mkdir()
+    _notebook(nbs / "00_ok.ipynb", 'preset = "x"\nprogress = True', "print('preset is', preset, progress)")
+    _notebook(nbs / "01_bad.ipynb", 'preset = "x"', "x = 1", "raise RuntimeError('boom')")
+    _notebook(nbs / "02_never.ipynb", 'preset = "x"', "print('should not run')")
+    (nbs / "notes.ipynb").write_text("not numbered, not run")
+    monkeypatch.setattr(paths, "notebooks_dir", lambda: nbs)
+    monkeypatch.setattr(paths, "papermill_dir", lambda preset: runs / preset)
+    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
+
+    assert reproduce.run_all("smoke", kernel="python3") == 1
+    err = capsys.readouterr().err
+    # the count is the one shown in the kept notebook (papermill injects a parameters cell)
+    assert "FAILED: 01_bad.ipynb, cell In [4] (\"raise RuntimeError('boom')\"): RuntimeError: boom" in err
+    assert "preset is smoke False" in (runs / "smoke" / "00_ok.ipynb").read_text()
+    assert (runs / "smoke" / "01_bad.ipynb").exists()  # the partly executed notebook is kept
+    assert not (runs / "smoke" / "02_never.ipynb").exists()
