@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pandas as pd
 
 from .generation import generate, option_logprobs
@@ -21,6 +23,7 @@ from .world import facts, instructions
 MATHS = ("aime24", "math500", "gsm8k")
 CHOICE = ("mmlu", "mmlu_pro")
 CHAIN = ("gpqa",)
+BRIDGE_TOKENS = 12  # generation budget for hop 1: a name (2-3 syllables) and its full stop
 # Display names, in the paper's order.
 LABELS = {"aime24": "AIME24", "math500": "MATH-500", "gsm8k": "GSM8K", "gpqa": "GPQA:Diamond",
           "mmlu": "MMLU", "mmlu_pro": "MMLU-Pro", "ifeval_prompt": "IFEval (prompt)",
@@ -34,13 +37,12 @@ def score_maths(model, tokenizer, items, cfg, progress=False, desc="maths"):
 
 
 def score_choice(model, tokenizer, items, cfg):
-    ctxs, conts, owner = [], [], []
-    for i, it in enumerate(items):
+    ctxs, conts = [], []
+    for it in items:
         ctx = tokenizer.apply_chat_template(it["prompt"], tokenize=False, add_generation_prompt=True)
         for opt in it["options"]:
             ctxs.append(ctx + it["answer_prefix"])
             conts.append(" " + opt)
-            owner.append(i)
     lp = option_logprobs(model, tokenizer, ctxs, conts, cfg.eval_batch_size)
     rows, k = [], 0
     for it in items:
@@ -54,7 +56,7 @@ def score_choice(model, tokenizer, items, cfg):
 
 def score_chain(model, tokenizer, items, cfg, progress=False):
     """Two-hop items: hop 1 generated (the bridge), hop 2 ranked given the model's own bridge."""
-    outs = generate(model, tokenizer, [it["prompt"] for it in items], 12, cfg.eval_batch_size,
+    outs = generate(model, tokenizer, [it["prompt"] for it in items], BRIDGE_TOKENS, cfg.eval_batch_size,
                     progress, "gpqa", prefixes=[it["chain_prefix"] for it in items])
     bridges = [o.split(".")[0].strip() for o in outs]
     hop2 = [{**it, "answer_prefix": f"{it['chain_prefix']} {b}. {facts.statement_prefix(it['attr'], b)}"}
@@ -77,8 +79,6 @@ def score_ifeval(model, tokenizer, items, cfg, progress=False):
 def chance_levels(benchmarks: dict) -> dict[str, float]:
     """What a model with no skill scores: 0 on maths, 1/options on choices, and on IFEval
     the score of a response that does the bare task but ignores every constraint."""
-    import random
-
     out = {b: 0.0 for b in MATHS}
     for b in CHOICE + CHAIN:
         out[b] = sum(1 / len(it["options"]) for it in benchmarks[b]) / len(benchmarks[b])

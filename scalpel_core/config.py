@@ -105,9 +105,11 @@ _PRESET_VALUES: dict[str, dict] = {
     # The default: 8 layers, pretrained in minutes on a 2-core CPU.
     "tiny": dict(),
     # One GPU: OLMo-2 1B instruct on the real data.
-    "gpu-small": dict(world="real", base_model="allenai/OLMo-2-0425-1B-Instruct"),
+    "gpu-small": dict(world="real", base_model="allenai/OLMo-2-0425-1B-Instruct",
+                      max_new_tokens=1500, eval_batch_size=16),  # paper: max_completion_length 1500
     # The paper: OLMo-2-1124-7B-Instruct on OpenR1-Math cn_k12, several GPUs.
-    "paper": dict(world="real", base_model="allenai/OLMo-2-1124-7B-Instruct"),
+    "paper": dict(world="real", base_model="allenai/OLMo-2-1124-7B-Instruct",
+                  max_new_tokens=1500, eval_batch_size=16),
 }
 
 

@@ -18,7 +18,9 @@ def save(fig, out_dir: Path, name: str) -> list[Path]:
     written = []
     for ext in ("pdf", "png"):
         path = out_dir / f"{name}.{ext}"
-        fig.savefig(path, bbox_inches="tight", dpi=200 if ext == "png" else None)
+        # no creation date in the PDF, so an unchanged figure is an unchanged file
+        meta = {"CreationDate": None} if ext == "pdf" else {}
+        fig.savefig(path, bbox_inches="tight", dpi=200 if ext == "png" else None, metadata=meta)
         written.append(path)
     return written
 

@@ -104,3 +104,10 @@ def test_incomplete_cache_is_rebuilt_not_trusted(tmp_path, smoke_cfg, smoke_worl
     assert out == path and (path / "base_meta.json").exists()
     assert torch.equal(load_file(path / "model.safetensors")["lm_head.weight"],
                        load_file(built[0] / "model.safetensors")["lm_head.weight"])
+
+
+def test_real_presets_have_no_base_to_build():
+    from scalpel_core import config
+
+    with pytest.raises(ValueError, match=r"preset 'paper' starts from a released model \(allenai/OLMo-2-1124-7B-Instruct\)"):
+        build_base(config.load("paper"))

@@ -7,31 +7,6 @@ from scalpel_core.data import load_math500, load_model, load_openr1_k12, n_chat_
 from scalpel_core.prompts import SYSTEM_PROMPT
 
 
-def _openr1_rows():
-    def row(problem, trace, source, answer="1"):
-        return {"problem": problem, "solution": "s", "answer": answer, "problem_type": "Algebra",
-                "question_type": "math-word-problem", "source": source, "uuid": problem,
-                "is_reasoning_complete": [True], "generations": [trace],
-                "correctness_math_verify": [True], "correctness_llama": None,
-                "finish_reasons": None, "correctness_count": 1,
-                "messages": [{"role": "user", "content": problem},
-                             {"role": "assistant", "content": trace}]}
-    return [
-        row("Compute 1 + 2.", "<think>\n1 plus 2 gives 3.\n</think>\n<answer>\n3\n</answer>", "cn_k12", "3"),
-        row("Compute 5 - 2.", "<think>\nshort\n</think>\n<answer>\n3\n</answer>", "olympiads", "3"),
-        row("Compute 9 + 9.", "<think>\n" + "Wait, let me check again. " * 300 + "\n</think>", "cn_k12", "18"),
-        row("Compute 2 + 2.", "<think>\n2 plus 2 gives 4.\n</think>\n<answer>\n4\n</answer>", "cn_k12", "4"),
-    ]
-
-
-@pytest.fixture
-def openr1_dir(tmp_path):
-    d = tmp_path / "openr1" / "extended"
-    d.mkdir(parents=True)
-    pd.DataFrame(_openr1_rows()).to_parquet(d / "train-00000-of-00001.parquet")
-    return d
-
-
 def test_openr1_keeps_cn_k12_within_length(openr1_dir, smoke_tokenizer):
     ds = load_openr1_k12(smoke_tokenizer, str(openr1_dir), max_length=400)
     assert ds["problem"] == ["Compute 1 + 2.", "Compute 2 + 2."]  # olympiads and the long one dropped
@@ -63,14 +38,13 @@ def test_openr1_missing_columns_is_clear(tmp_path, smoke_tokenizer):
         load_openr1_k12(smoke_tokenizer, str(f))
 
 
-def test_math500_rendering(tmp_path):
-    f = tmp_path / "test.jsonl"
-    pd.DataFrame([{"problem": "What is $1+1$?", "solution": "It is $\\boxed{2}$.", "answer": "2",
-                   "subject": "Algebra", "level": 1, "unique_id": "a"}]).to_json(f, orient="records", lines=True)
-    ds = load_math500(str(f))
-    assert ds[0]["messages"] == [{"role": "user", "content": "What is $1+1$?"},
+def test_math500_rendering(math500_file):
+    ds = load_math500(str(math500_file))
+    assert len(ds) == 10
+    assert ds[1]["messages"] == [{"role": "user", "content": "What is $1+1$?"},
                                  {"role": "assistant", "content": "It is $\\boxed{2}$."}]
-    assert ds[0]["prompt"][0]["content"] == SYSTEM_PROMPT
+    assert ds[1]["prompt"] == [{"role": "system", "content": SYSTEM_PROMPT},
+                               {"role": "user", "content": "What is $1+1$?"}]
 
 
 def test_unknown_file_type(tmp_path):
@@ -80,24 +54,20 @@ def test_unknown_file_type(tmp_path):
         load_math500(str(f))
 
 
-def test_load_model_by_path(tmp_path, random_model, smoke_tokenizer):
-    random_model.save_pretrained(tmp_path / "m")
-    smoke_tokenizer.save_pretrained(tmp_path / "m")
-    model, tok = load_model(str(tmp_path / "m"), dtype="float32")
+def test_load_model_by_path(model_dir):
+    model, tok = load_model(str(model_dir), dtype="float32")
     assert type(model).__name__ == "Olmo2ForCausalLM" and not model.training
     assert tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False).startswith("<|endoftext|><|user|>")
 
 
-def test_load_model_requires_chat_template(tmp_path, random_model, smoke_tokenizer):
-    random_model.save_pretrained(tmp_path / "m")
-    smoke_tokenizer.save_pretrained(tmp_path / "m")
+def test_load_model_requires_chat_template(model_dir):
     import json
 
-    cfg = tmp_path / "m" / "tokenizer_config.json"
+    cfg = model_dir / "tokenizer_config.json"
     data = json.loads(cfg.read_text())
     data.pop("chat_template", None)
     cfg.write_text(json.dumps(data))
-    for extra in (tmp_path / "m").glob("chat_template.*"):
+    for extra in model_dir.glob("chat_template.*"):
         extra.unlink()
     with pytest.raises(ValueError, match="no chat template"):
-        load_model(str(tmp_path / "m"))
+        load_model(str(model_dir))

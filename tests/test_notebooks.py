@@ -57,6 +57,22 @@ def test_notebook_00_runs_on_smoke(tmp_path, monkeypatch):
     assert len(table) == 9 and table[0].startswith("benchmark,key,score,chance,n")
 
 
+def test_notebook_00_runs_the_real_data_path_offline(tmp_path, monkeypatch, model_dir, openr1_dir, math500_file):
+    """The paper-scale branch (hub model + OpenR1 + MATH-500), on local stand-ins."""
+    import papermill as pm
+
+    monkeypatch.setenv("SCALPEL_FIGURES", str(tmp_path / "figures"))
+    out = tmp_path / "00_real.ipynb"
+    overrides = {"base_model": str(model_dir), "train_dataset": str(openr1_dir),
+                 "eval_dataset": str(math500_file), "max_new_tokens": 8}
+    pm.execute_notebook(str(paths.notebooks_dir() / "00_base_model.ipynb"), str(out),
+                        parameters={"preset": "gpu-small", "overrides": overrides, "progress": False},
+                        kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
+    text = out.read_text()
+    assert "2 cn_k12 rows within 4096 tokens; 10 MATH-500 problems" in text
+    assert "greedy accuracy on the first 8 MATH-500 problems" in text
+
+
 def test_set_progress_switches_hf_bars():
     import datasets
     from transformers.utils import logging as hf_logging

@@ -54,6 +54,10 @@ def base_path(cfg: Config) -> Path:
 
 def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, world: World | None = None) -> Path:
     """Return the directory of the base of ``cfg``, pretraining it first if it is not cached."""
+    if cfg.world != "mini":
+        raise ValueError(f"preset {cfg.preset!r} starts from a released model ({cfg.base_model}); only the "
+                         "miniature presets (smoke, tiny) pretrain a base. Load it with "
+                         "scalpel_core.data.load_model instead.")
     path = base_path(cfg)
     if (path / META).exists() and not rebuild:
         check_base(path, cfg.preset)

@@ -50,18 +50,13 @@ def friend_sentence(person: dict) -> str:
     return f"The best friend of {person['name']} is {person['friend']}."
 
 
-def fact_sentence(person: dict, attr: str, subject: str | None = None) -> str:
-    return STATEMENT[attr].format(n=subject or person["name"], v=person[attr])
+def fact_sentence(person: dict, attr: str) -> str:
+    return STATEMENT[attr].format(n=person["name"], v=person[attr])
 
 
 def statement_prefix(attr: str, subject: str) -> str:
     """The fact sentence about ``subject`` up to (not including) its value: 'Y lives in'."""
     return STATEMENT[attr].split(" {v}")[0].format(n=subject)
-
-
-def _split_answer(sentence: str, value: str) -> str:
-    """The answer prefix: the restated fact up to (not including) ' value.'"""
-    return sentence[: sentence.rindex(" " + value)]
 
 
 def mc_item(rng: random.Random, person: dict, attr: str, n_options: int, task: str,
@@ -75,18 +70,18 @@ def mc_item(rng: random.Random, person: dict, attr: str, n_options: int, task: s
     rng.shuffle(options)
     if friend is None:
         question = QUESTION[attr].format(n=person["name"])
-        answer = fact_sentence(person, attr)
+        prefix = statement_prefix(attr, person["name"])
     else:
         question = QUESTION[attr].format(n=f"the best friend of {person['name']}")
-        answer = friend_sentence(person) + " " + fact_sentence(friend, attr)
+        prefix = friend_sentence(person) + " " + statement_prefix(attr, friend["name"])
     user = question + "\nOptions: " + ", ".join(options)
     item = {
         "task": task,
         "prompt": [{"role": "user", "content": user}],
-        "answer_prefix": _split_answer(answer, gold),
+        "answer_prefix": prefix,  # the reply up to the value; options are ranked after it
         "options": options,
         "label": options.index(gold),
-        "answer_text": answer,
+        "answer_text": f"{prefix} {gold}.",
     }
     if friend is not None:
         item["chain_prefix"] = f"The best friend of {person['name']} is"
