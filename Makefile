@@ -32,7 +32,7 @@ test: install
 
 lab: install
 	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet -e "$(ROOT)[dev,lab]"
-	cd $(ROOT) && $(VENV)/bin/jupyter lab --notebook-dir=$(ROOT)/notebooks
+	cd $(ROOT) && $(VENV)/bin/jupyter lab --notebook-dir=$(ROOT)/notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 base: install
 	cd $(ROOT) && $(VENV)/bin/scalpel base --preset $(PRESET) --rebuild

@@ -22,11 +22,10 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, b
         texts = [t + p for t, p in zip(texts, prefixes, strict=True)]
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths share a batch
     out: list[str] = [""] * len(texts)
-    tokenizer.padding_side = "left"
     device = next(model.parameters()).device
     for s in tqdm(range(0, len(order), batch_size), desc=desc, disable=not progress):
         idx = order[s: s + batch_size]
-        enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
+        enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True, padding_side="left",
                         add_special_tokens=False).to(device)
         gen = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens,
                              pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)

@@ -111,3 +111,15 @@ def test_real_presets_have_no_base_to_build():
 
     with pytest.raises(ValueError, match=r"preset 'paper' starts from a released model \(allenai/OLMo-2-1124-7B-Instruct\)"):
         build_base(config.load("paper"))
+
+
+def test_pretraining_callback_sees_skill_checkpoints(smoke_cfg, smoke_world, smoke_tokenizer):
+    """``callback`` runs every 10% of training, on the model in eval mode (for skill vs steps)."""
+    from scalpel_core import config
+    from scalpel_core.world.pretrain import pretrain
+
+    cfg = config.load("smoke", pretrain_steps=20)
+    seen = []
+    pretrain(cfg, smoke_world.pretrain_docs[:200], smoke_tokenizer, progress=False,
+             callback=lambda step, model: seen.append((step, model.training)))
+    assert seen == [(s, False) for s in range(2, 21, 2)]

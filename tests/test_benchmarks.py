@@ -23,9 +23,21 @@ def test_option_logprobs_match_unbatched_reference(random_model, smoke_tokenizer
 
 def test_generate_keeps_input_order_and_is_greedy(random_model, smoke_tokenizer, smoke_world):
     prompts = [it["prompt"] for it in smoke_world.benchmarks["gsm8k"][:6]]
+    smoke_tokenizer.padding_side = "right"  # a user's setting: left alone, and not in the way
     a = generate(random_model, smoke_tokenizer, prompts, 8, batch_size=4)
     b = [generate(random_model, smoke_tokenizer, [p], 8, batch_size=1)[0] for p in prompts]
     assert a == b
+    assert smoke_tokenizer.padding_side == "right"
+    smoke_tokenizer.padding_side = "left"
+
+
+def test_prefixes_prefill_the_reply(random_model, smoke_tokenizer, smoke_world):
+    prompt = [smoke_world.benchmarks["gpqa"][0]["prompt"]]
+    full = generate(random_model, smoke_tokenizer, prompt, 6)[0]
+    # prefilling the model's own first words continues exactly where it would have gone
+    first = smoke_tokenizer.decode(smoke_tokenizer(full, add_special_tokens=False)["input_ids"][:2])
+    rest = generate(random_model, smoke_tokenizer, prompt, 4, prefixes=[first])[0]
+    assert full == first + rest
 
 
 def test_chance_levels(smoke_world):
