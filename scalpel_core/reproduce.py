@@ -4,7 +4,9 @@
 
 Executed copies go to ``papermill_runs/{preset}/``; the notebooks write their figures to
 ``figures/{preset}/``. Stops at the first failing notebook and names it; the partly
-executed copy is kept for inspection.
+executed copy is kept for inspection. For the miniature presets the base model is built
+(or found in the cache) first, with a progress bar in the terminal, so the long
+pretraining is visible; the notebooks then reuse it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ def run_all(preset: str, kernel: str | None = None) -> int:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    from . import config
+    from .world.base import build_base
+
+    cfg = config.load(preset)
+    if cfg.world == "mini":
+        print(f"[reproduce] base model of {preset!r} (cached after the first build)", flush=True)
+        build_base(cfg, progress=True)
     out_dir = paths.papermill_dir(preset)
     out_dir.mkdir(parents=True, exist_ok=True)
     for nb in notebooks():

@@ -31,6 +31,7 @@ def test_reproduce_runs_in_order_and_stops_at_first_failure(tmp_path, monkeypatc
     monkeypatch.setattr(paths, "notebooks_dir", lambda: nbs)
     monkeypatch.setattr(paths, "papermill_dir", lambda preset: runs / preset)
     monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path / "artifacts"))
 
     assert reproduce.run_all("smoke", kernel="python3") == 1
     err = capsys.readouterr().err
@@ -39,3 +40,5 @@ def test_reproduce_runs_in_order_and_stops_at_first_failure(tmp_path, monkeypatc
     assert "preset is smoke False" in (runs / "smoke" / "00_ok.ipynb").read_text()
     assert (runs / "smoke" / "01_bad.ipynb").exists()  # the partly executed notebook is kept
     assert not (runs / "smoke" / "02_never.ipynb").exists()
+    # the miniature base was built up front, where its progress bar is visible
+    assert list((tmp_path / "artifacts" / "smoke" / "base").glob("*/base_meta.json"))
