@@ -59,7 +59,7 @@ def score_chain(model, tokenizer, items, cfg, progress=False):
     outs = generate(model, tokenizer, [it["prompt"] for it in items], BRIDGE_TOKENS, cfg.eval_batch_size,
                     progress, "gpqa", prefixes=[it["chain_prefix"] for it in items])
     bridges = [o.split(".")[0].strip() for o in outs]
-    hop2 = [{**it, "answer_prefix": f"{it['chain_prefix']} {b}. {facts.statement_prefix(it['attr'], b)}"}
+    hop2 = [{**it, "answer_prefix": facts.chain_prefix(it["asked_about"], b, it["attr"])}
             for it, b in zip(items, bridges)]
     rows = score_choice(model, tokenizer, hop2, cfg)
     return [{**r, "bridge": b} for r, b in zip(rows, bridges)]

@@ -38,20 +38,25 @@ def test_project_kernel_and_no_stored_outputs_in_sources(path):
     assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
 
 
-def test_notebook_00_runs_on_smoke(tmp_path, monkeypatch):
-    """Execute notebook 00 top to bottom with papermill, as `make reproduce` does."""
+def _run_00(tmp_path, monkeypatch, **parameters) -> str:
+    """Execute notebook 00 with papermill into ``tmp_path`` (artifacts and figures there too)."""
     import papermill as pm
 
     monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.setenv("SCALPEL_FIGURES", str(tmp_path / "figures"))
     out = tmp_path / "00.ipynb"
     pm.execute_notebook(str(paths.notebooks_dir() / "00_base_model.ipynb"), str(out),
-                        parameters={"preset": "smoke", "progress": False}, kernel_name="python3",
+                        parameters={**parameters, "progress": False}, kernel_name="python3",
                         cwd=str(tmp_path), progress_bar=False)
+    return out.read_text()
+
+
+def test_notebook_00_runs_on_smoke(tmp_path, monkeypatch):
+    """Execute notebook 00 top to bottom with papermill, as `make reproduce` does."""
+    text = _run_00(tmp_path, monkeypatch, preset="smoke")
     for name in ("base_scores", "base_pretraining_loss"):
         for ext in ("pdf", "png"):
             assert (tmp_path / "figures" / "smoke" / f"{name}.{ext}").stat().st_size > 1000
-    text = out.read_text()
     assert "analogues scored: 8" in text and "all scores in [0, 1]: True" in text
     table = (tmp_path / "artifacts" / "smoke" / "tables" / "base_scores.csv").read_text().splitlines()
     assert len(table) == 9 and table[0].startswith("benchmark,key,score,chance,n")
@@ -59,16 +64,9 @@ def test_notebook_00_runs_on_smoke(tmp_path, monkeypatch):
 
 def test_notebook_00_runs_the_real_data_path_offline(tmp_path, monkeypatch, model_dir, openr1_dir, math500_file):
     """The paper-scale branch (hub model + OpenR1 + MATH-500), on local stand-ins."""
-    import papermill as pm
-
-    monkeypatch.setenv("SCALPEL_FIGURES", str(tmp_path / "figures"))
-    out = tmp_path / "00_real.ipynb"
     overrides = {"base_model": str(model_dir), "train_dataset": str(openr1_dir),
                  "eval_dataset": str(math500_file), "max_new_tokens": 8}
-    pm.execute_notebook(str(paths.notebooks_dir() / "00_base_model.ipynb"), str(out),
-                        parameters={"preset": "gpu-small", "overrides": overrides, "progress": False},
-                        kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
-    text = out.read_text()
+    text = _run_00(tmp_path, monkeypatch, preset="gpu-small", overrides=overrides)
     assert "2 cn_k12 rows within 4096 tokens; 10 MATH-500 problems" in text
     assert "greedy accuracy on the first 8 MATH-500 problems" in text
 

@@ -46,8 +46,18 @@ def make_people(rng: random.Random, n: int) -> list[dict]:
     return people
 
 
+def friend_prefix(name: str) -> str:
+    """The start of the two-hop chain, up to the bridge: 'The best friend of X is'."""
+    return f"The best friend of {name} is"
+
+
 def friend_sentence(person: dict) -> str:
-    return f"The best friend of {person['name']} is {person['friend']}."
+    return f"{friend_prefix(person['name'])} {person['friend']}."
+
+
+def chain_prefix(name: str, bridge: str, attr: str) -> str:
+    """The two-hop reply up to the value: 'The best friend of X is Y. Y lives in'."""
+    return f"{friend_prefix(name)} {bridge}. {statement_prefix(attr, bridge)}"
 
 
 def fact_sentence(person: dict, attr: str) -> str:
@@ -73,7 +83,7 @@ def mc_item(rng: random.Random, person: dict, attr: str, n_options: int, task: s
         prefix = statement_prefix(attr, person["name"])
     else:
         question = QUESTION[attr].format(n=f"the best friend of {person['name']}")
-        prefix = friend_sentence(person) + " " + statement_prefix(attr, friend["name"])
+        prefix = chain_prefix(person["name"], friend["name"], attr)
     user = question + "\nOptions: " + ", ".join(options)
     item = {
         "task": task,
@@ -84,6 +94,7 @@ def mc_item(rng: random.Random, person: dict, attr: str, n_options: int, task: s
         "answer_text": f"{prefix} {gold}.",
     }
     if friend is not None:
-        item["chain_prefix"] = f"The best friend of {person['name']} is"
+        item["chain_prefix"] = friend_prefix(person["name"])
+        item["asked_about"] = person["name"]
         item["attr"] = attr
     return item
