@@ -1,6 +1,8 @@
 """The ``scalpel`` command line.
 
     scalpel base --preset tiny [--rebuild]     # build (or reuse) the miniature base model
+    scalpel train --preset tiny --method grpo  # post-train (grpo | sft1ep | sft3ep), 20 checkpoints + base
+    scalpel train --config recipes/paper/grpo.yaml   # a recipe; also under `accelerate launch -m scalpel_core.cli`
     scalpel reproduce --preset tiny            # execute every numbered notebook with papermill
 """
 
@@ -9,7 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .checkpoints import CheckpointError
 from .config import PRESETS, ConfigError
+from .freeze import SpecError
+from .runs import RunExistsError
+from .train import TrainingDivergedError
+from .world.base import BaseModelError
 
 
 def _base(args) -> int:
@@ -19,6 +26,26 @@ def _base(args) -> int:
     cfg = config.load(args.preset)
     path = build_base(cfg, rebuild=args.rebuild)
     print(path)
+    return 0
+
+
+def _train(args) -> int:
+    from . import config
+    from .recipes import load_recipe
+    from .train import train
+
+    chosen = {"method": args.method, "trainable": args.trainable, "train_seed": args.train_seed,
+              "frozen_layers": args.frozen_layers}
+    if args.config:
+        cfg, trl_args = load_recipe(args.config, preset=args.preset, **chosen)
+    else:
+        cfg = config.load(args.preset or "tiny", **{k: v for k, v in chosen.items() if v is not None})
+        trl_args = {}
+    path = train(cfg, run=args.run, overwrite=args.overwrite, trl_args=trl_args)
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:  # one line, also under accelerate launch
+        print(path)
     return 0
 
 
@@ -35,6 +62,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="tiny", choices=PRESETS)
     p.add_argument("--rebuild", action="store_true", help="pretrain again even if cached")
     p.set_defaults(func=_base)
+    p = sub.add_parser("train", help="post-train with GRPO or SFT, saving 20 checkpoints plus the base")
+    p.add_argument("--config", help="a recipe YAML (recipes/); the flags below override it")
+    p.add_argument("--preset", default=None, choices=PRESETS, help="default: tiny")
+    p.add_argument("--method", default=None, help="grpo | sft1ep | sft3ep (default: grpo)")
+    p.add_argument("--trainable", default=None, help="all | attention | qk | frozen-mid-mlp")
+    p.add_argument("--frozen-layers", default=None, help="'first-last' for frozen-mid-mlp")
+    p.add_argument("--train-seed", type=int, default=None, help="seed of the run (run id suffix -s{seed})")
+    p.add_argument("--run", default=None, help="run id (default: {method}[-{trainable}]-s{seed})")
+    p.add_argument("--overwrite", action="store_true", help="replace a run folder that holds another config")
+    p.set_defaults(func=_train)
     p = sub.add_parser("reproduce", help="execute every numbered notebook with papermill")
     p.add_argument("--preset", default="tiny", choices=PRESETS)
     p.add_argument("--kernel", default=None, help="Jupyter kernel (default: the project's own)")
@@ -42,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as err:
+    except (ConfigError, SpecError, RunExistsError, TrainingDivergedError, CheckpointError, BaseModelError) as err:
         print(f"scalpel: {err}", file=sys.stderr)
         return 2
 

@@ -19,6 +19,9 @@ from dataclasses import dataclass, fields
 
 PRESETS = ("smoke", "tiny", "gpu-small", "paper")
 WORLDS = ("mini", "real")
+METHODS = ("grpo", "sft1ep", "sft3ep")  # the paper's three runs
+TRAINABLE = ("all", "attention", "qk", "frozen-mid-mlp")  # trainable-parameter specs (scalpel_core.freeze)
+LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")  # TRL GRPO loss types
 
 
 class ConfigError(ValueError):
@@ -71,6 +74,33 @@ class Config:
     max_grad_norm: float = 0.2  # gradient clipping (paper)
     n_checkpoints: int = 20  # checkpoints per run, evenly spaced (paper: every 5%)
 
+    # --- the run: which method, which weights train (run id: {method}[-{trainable}]-s{train_seed}) --
+    method: str = "grpo"  # grpo | sft1ep (GRPO's lr and steps) | sft3ep (lr x sft3ep_lr_factor, 3 epochs)
+    trainable: str = "all"  # all | attention (q,k,v,o only) | qk (q,k only) | frozen-mid-mlp (PAPER.md ablations)
+    frozen_layers: str = ""  # "a-b" (inclusive) MLP layers frozen by frozen-mid-mlp; "" = the middle third (paper: 19-25 of 32)
+    train_seed: int = 0  # seed of the run: data order and GRPO sampling (paper: 42); the world keeps `seed`
+
+    # --- schedule: the same problems and problems per step for both methods (PAPER.md "Setup") ---
+    n_train_problems: int = 640  # problems in one epoch, the first N of the K12 set (0 = all; paper: ~91k cn_k12)
+    problems_per_step: int = 16  # problems per optimizer step, both methods (paper: 16 per device x 4 accum)
+    grad_accum_steps: int = 4  # gradient accumulation: the step's batch is split in this many passes (paper: 4)
+    sft3ep_epochs: int = 3  # epochs of the sft3ep run (paper: 3); grpo and sft1ep run one
+    sft3ep_lr_factor: float = 50.0  # sft3ep learning rate = learning_rate x this (paper: 5e-5 / 1e-6 = 50)
+    gradient_checkpointing: bool = False  # recompute activations in backward (paper: on; pointless at mini size)
+    bf16: bool = False  # bfloat16 mixed precision (paper: on; CPU runs stay float32)
+
+    # --- GRPO (TRL GRPOTrainer; PAPER.md "Setup") --------------------------------------
+    num_generations: int = 8  # completions sampled per problem (paper: 28; 8 fits a CPU step in seconds)
+    max_completion_length: int = 96  # completion budget in tokens (paper: 1500, below most R1 traces;
+    #                                  here above the base's answers (<= 42) and below the teacher's (~125))
+    temperature: float = 0.6  # sampling temperature (paper)
+    beta: float = 0.0  # KL penalty to the reference model (paper: 0, none)
+    epsilon: float = 0.2  # PPO clipping range (paper)
+    loss_type: str = "dr_grpo"  # token-sum loss over a constant length, no length bias (paper)
+    scale_rewards: bool = False  # divide advantages by the group's std (paper: false)
+    accuracy_weight: float = 1.0  # weight of the math-verify accuracy reward (paper: 1.0)
+    format_weight: float = 0.2  # weight of the <think>/<answer> format reward (paper: 0.2)
+
     # --- evaluation ---------------------------------------------------------------------
     eval_batch_size: int = 64  # prompts per generation / scoring batch
     max_new_tokens: int = 96  # greedy generation budget for the short-answer analogues
@@ -101,15 +131,30 @@ _PRESET_VALUES: dict[str, dict] = {
         n_mmlu_pro=30, n_gpqa=30, n_ifeval=30, n_pretrain_docs=1500, vocab_size=512,
         n_layers=2, hidden_size=64, n_heads=2, intermediate_size=128, max_seq_len=384,
         pretrain_steps=200, pretrain_batch_size=8, pretrain_seq_len=128, eval_batch_size=32,
+        # runs of 8 steps (32 problems, 4 per step), 4 checkpoints; lr by the tiny rule: 1e-6 x 571 / 8
+        n_train_problems=32, problems_per_step=4, grad_accum_steps=2, num_generations=4,
+        max_completion_length=48, n_checkpoints=4, learning_rate=7e-5,
     ),
     # The default: 8 layers, pretrained in minutes on a 2-core CPU.
-    "tiny": dict(),
+    "tiny": dict(
+        # 640 problems / 16 per step = 40 steps per epoch (paper: 571). The learning rate keeps the
+        # paper's lr x steps, i.e. how far Adam can move one weight over the run (about lr per step):
+        # 1e-6 x 571 / 40 = 1.4e-5. Chosen once, before any analysis was run; sft3ep uses 50x.
+        learning_rate=1.4e-5,
+    ),
     # One GPU: OLMo-2 1B instruct on the real data.
+    # 2048 problems / 16 per step = 128 steps per epoch, with the paper's learning rate and budgets.
     "gpu-small": dict(world="real", base_model="allenai/OLMo-2-0425-1B-Instruct",
-                      max_new_tokens=1500, eval_batch_size=16),  # paper: max_completion_length 1500
-    # The paper: OLMo-2-1124-7B-Instruct on OpenR1-Math cn_k12, several GPUs.
+                      max_new_tokens=1500, eval_batch_size=16,  # paper: max_completion_length 1500
+                      n_train_problems=2048, max_completion_length=1500, bf16=True,
+                      gradient_checkpointing=True),
+    # The paper: OLMo-2-1124-7B-Instruct on OpenR1-Math cn_k12, several GPUs. 16 problems x 28
+    # completions = 448 per step (16 per device x 4 accumulation x 7 GPUs, open-r1's layout), and
+    # 571 steps = 9136 problems; SFT sees the same 9136 problems, 16 per step.
     "paper": dict(world="real", base_model="allenai/OLMo-2-1124-7B-Instruct",
-                  max_new_tokens=1500, eval_batch_size=16),
+                  max_new_tokens=1500, eval_batch_size=16, n_train_problems=9136, num_generations=28,
+                  max_completion_length=1500, bf16=True, gradient_checkpointing=True,
+                  frozen_layers="19-25"),
 }
 
 
@@ -150,6 +195,14 @@ def load(preset: str = "tiny", **overrides) -> Config:
         raise ConfigError(f"config key 'world' must be one of {', '.join(WORLDS)}, got {cfg.world!r}")
     if cfg.world == "real" and not cfg.base_model:
         raise ConfigError("world='real' needs base_model (a hub id or a local path)")
+    for key, choices in (("method", METHODS), ("trainable", TRAINABLE), ("loss_type", LOSS_TYPES)):
+        value = getattr(cfg, key)
+        if value not in choices:
+            raise ConfigError(f"unknown {key} {value!r}; {_suggest(value, choices)}valid: {', '.join(choices)}")
+    for key in ("n_checkpoints", "problems_per_step", "grad_accum_steps", "num_generations",
+                "max_completion_length", "sft3ep_epochs"):
+        if getattr(cfg, key) < 1:
+            raise ConfigError(f"config key {key!r} must be at least 1, got {getattr(cfg, key)}")
     if cfg.hidden_size % cfg.n_heads:
         raise ConfigError(f"hidden_size {cfg.hidden_size} must be divisible by n_heads {cfg.n_heads}")
     return cfg

@@ -56,3 +56,40 @@ def loss_curve(log, title: str = "Base pretraining loss"):
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def _curve(ax, x, y, label=None, color=None, window: int = 5):
+    """Per-step values faint, their centred rolling mean bold."""
+    line = ax.plot(x, y, lw=0.8, alpha=0.35, color=color)[0]
+    ax.plot(x, y.rolling(window, min_periods=1, center=True).mean(), color=line.get_color(), label=label)
+
+
+def training_curves(log, title: str):
+    """The trainer's log over % of training: for GRPO reward (total and per function), loss,
+    completion length and entropy; for SFT loss, token accuracy, entropy and gradient norm."""
+    pct = 100 * log["step"] / log["step"].max()
+    window = max(3, len(log) // 10)
+    grpo = "reward" in log
+    panels = (["reward", "loss", "completions/mean_length", "entropy"] if grpo
+              else ["loss", "mean_token_accuracy", "entropy", "grad_norm"])
+    labels = {"reward": "reward", "loss": "loss", "completions/mean_length": "completion length (tokens)",
+              "entropy": "entropy (nats/token)", "mean_token_accuracy": "token accuracy",
+              "grad_norm": "gradient norm (before clipping)"}
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.9))
+    for ax, column in zip(axes, panels):
+        if column not in log:
+            ax.set_visible(False)
+            continue
+        if column == "reward":
+            _curve(ax, pct, log["reward"], "total", "black", window)
+            for name in sorted(c for c in log if c.startswith("rewards/") and c.endswith("/mean")):
+                _curve(ax, pct, log[name], name.split("/")[1].replace("_reward", ""), None, window)
+            ax.set_ylim(-0.02, 1.1)
+            ax.legend(fontsize=7, loc="center right")
+        else:
+            _curve(ax, pct, log[column], None, "tab:blue", window)
+        ax.set_xlabel("% of training")
+        ax.set_ylabel(labels[column])
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -43,3 +43,20 @@ def is_correct(completion: str, gold: str) -> bool:
 def has_format(completion: str) -> bool:
     """Whether the completion has exactly the <think>/<answer> shape the system prompt asks for."""
     return FORMAT_RE.match(completion) is not None
+
+
+# --- GRPO reward functions (TRL calls them with the completions and the dataset's columns) ---
+
+def _text(completion) -> str:
+    """A completion as text: TRL passes a string, or a list of chat messages."""
+    return completion[-1]["content"] if isinstance(completion, list) else completion
+
+
+def accuracy_reward(completions, answer, **kwargs) -> list[float]:
+    """1.0 when the answer equals the gold ``answer`` column under math-verify, else 0.0 (paper)."""
+    return [float(is_correct(_text(c), gold)) for c, gold in zip(completions, answer)]
+
+
+def format_reward(completions, **kwargs) -> list[float]:
+    """1.0 when the completion has the <think>/<answer> shape of the system prompt, else 0.0 (paper)."""
+    return [float(has_format(_text(c))) for c in completions]

@@ -90,3 +90,30 @@ def model_dir(tmp_path, random_model, smoke_tokenizer):
     random_model.save_pretrained(path)
     smoke_tokenizer.save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def smoke_base(tmp_path_factory, smoke_cfg, smoke_world):
+    """The smoke base model, pretrained once per test session (about 4 s)."""
+    from scalpel_core.world.base import build_base
+
+    root = tmp_path_factory.mktemp("base-artifacts")
+    old = os.environ.get("SCALPEL_ARTIFACTS")
+    os.environ["SCALPEL_ARTIFACTS"] = str(root)
+    try:
+        return build_base(smoke_cfg, progress=False, world=smoke_world)
+    finally:
+        if old is None:
+            del os.environ["SCALPEL_ARTIFACTS"]
+        else:
+            os.environ["SCALPEL_ARTIFACTS"] = old
+
+
+@pytest.fixture
+def artifacts(tmp_path, monkeypatch, smoke_base):
+    """A fresh artifacts folder for one test, sharing the session's smoke base."""
+    root = tmp_path / "artifacts"
+    (root / "smoke").mkdir(parents=True)
+    (root / "smoke" / "base").symlink_to(smoke_base.parent)
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(root))
+    return root

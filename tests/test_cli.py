@@ -42,3 +42,26 @@ def test_reproduce_runs_in_order_and_stops_at_first_failure(tmp_path, monkeypatc
     assert not (runs / "smoke" / "02_never.ipynb").exists()
     # the miniature base was built up front, where its progress bar is visible
     assert list((tmp_path / "artifacts" / "smoke" / "base").glob("*/base_meta.json"))
+
+
+def test_reproduce_runs_each_variant_into_its_own_copy(tmp_path, monkeypatch):
+    nbs, runs = tmp_path / "notebooks", tmp_path / "runs"
+    nbs.mkdir()
+    _notebook(nbs / "01_train.ipynb", 'preset = "x"\nmethod = "m"\nprogress = True', "print('method is', method)")
+    monkeypatch.setattr(paths, "notebooks_dir", lambda: nbs)
+    monkeypatch.setattr(paths, "papermill_dir", lambda preset: runs / preset)
+    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setattr(reproduce, "VARIANTS", {"01_train": [{"method": "grpo"}, {"method": "sft1ep"}]})
+
+    assert [out.name for _, _, out in reproduce.executions("smoke")] == \
+        ["01_train__grpo.ipynb", "01_train__sft1ep.ipynb"]
+    assert reproduce.run_all("smoke", kernel="python3") == 0
+    for method in ("grpo", "sft1ep"):
+        assert f"method is {method}" in (runs / "smoke" / f"01_train__{method}.ipynb").read_text()
+
+
+def test_the_training_notebook_runs_once_per_method():
+    runs_ = [(nb.name, p.get("method"), out.name) for nb, p, out in reproduce.executions("tiny")]
+    assert [r for r in runs_ if r[0] == "01_training.ipynb"] == [
+        ("01_training.ipynb", m, f"01_training__{m}.ipynb") for m in ("grpo", "sft1ep", "sft3ep")]

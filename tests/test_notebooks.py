@@ -81,3 +81,22 @@ def test_set_progress_switches_hf_bars():
     assert not hf_logging.is_progress_bar_enabled() and not datasets.is_progress_bar_enabled()
     set_progress(True)
     assert hf_logging.is_progress_bar_enabled() and datasets.is_progress_bar_enabled()
+
+
+@pytest.mark.parametrize("method", ["grpo", "sft3ep"])
+def test_notebook_01_trains_and_plots_on_smoke(tmp_path, monkeypatch, artifacts, method):
+    import papermill as pm
+
+    monkeypatch.setenv("SCALPEL_FIGURES", str(tmp_path / "figures"))
+    out = tmp_path / "01.ipynb"
+    pm.execute_notebook(str(paths.notebooks_dir() / "01_training.ipynb"), str(out),
+                        parameters={"preset": "smoke", "method": method, "progress": False},
+                        kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
+    text = out.read_text()
+    assert "checkpoints: 4 + base, complete: True" in text
+    assert ("reward: first 10%" in text) == (method == "grpo")
+    assert "loss: first 10%" in text
+    for ext in ("pdf", "png"):
+        assert (tmp_path / "figures" / "smoke" / f"training_{method}-s0.{ext}").stat().st_size > 1000
+    last = {"grpo": 8, "sft3ep": 24}[method]  # 32 problems / 4 per step, x 3 epochs for sft3ep
+    assert (artifacts / "smoke" / f"{method}-s0" / f"step-{last:09d}" / "model.safetensors").is_file()

@@ -1,0 +1,125 @@
+"""Checkpoint layout of a run: ``step-{step:09d}/`` folders (HF layout, safetensors) and a manifest.
+
+    artifacts/{preset}/{run_id}/
+        run_config.json          # what the run is (refuses a different config later)
+        manifest.json            # one entry per checkpoint: step, fraction, train metrics, config hash
+        train_log.json           # the trainer's full log history (per-step metrics)
+        step-000000000/          # the base model (step 0)
+        step-000000002/ ...      # 20 evenly spaced checkpoints, the last at the final step
+        trainer/checkpoint-N/    # the latest full trainer state (optimizer, RNG) for resuming
+
+The step folders hold only what ``from_pretrained`` needs; their weights are hard links to
+the trainer's checkpoint files where the file system allows, so nothing is stored twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from safetensors import SafetensorError, safe_open
+
+MANIFEST = "manifest.json"
+WEIGHT_SUFFIXES = (".safetensors", ".safetensors.index.json")
+# Files a step folder keeps from a checkpoint (weights are matched by suffix).
+KEEP = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+        "special_tokens_map.json", "chat_template.jinja", "tokenizer.model", "vocab.json", "merges.txt")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint folder or manifest that is missing, incomplete or corrupt."""
+
+
+def step_name(step: int) -> str:
+    return f"step-{step:09d}"
+
+
+def save_schedule(total_steps: int, n_checkpoints: int) -> list[int]:
+    """``n_checkpoints`` evenly spaced steps ending at ``total_steps`` (571, 20 -> 29, 57, ..., 571)."""
+    if n_checkpoints < 1:
+        raise ValueError(f"n_checkpoints must be at least 1, got {n_checkpoints}")
+    if total_steps < n_checkpoints:
+        raise ValueError(f"a run of {total_steps} optimizer steps cannot hold {n_checkpoints} distinct "
+                         f"checkpoints; use more training problems or fewer problems per step "
+                         f"(at least {n_checkpoints} steps), or lower n_checkpoints")
+    return [round(k * total_steps / n_checkpoints) for k in range(1, n_checkpoints + 1)]
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def export_step(src: Path, run_dir: Path, step: int) -> Path:
+    """Publish the model files of ``src`` (a saved model or trainer checkpoint) as ``step-N/``.
+
+    Written to a ``.partial`` folder first and renamed, so a step folder is always complete.
+    """
+    dst = run_dir / step_name(step)
+    tmp = dst.with_name(dst.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    names = [p for p in Path(src).iterdir()
+             if p.is_file() and (p.name in KEEP or p.name.endswith(WEIGHT_SUFFIXES))]
+    if not any(p.name.endswith(".safetensors") for p in names):
+        shutil.rmtree(tmp)
+        raise CheckpointError(f"{src} holds no .safetensors weights; cannot export step {step}")
+    for p in names:
+        _link_or_copy(p, tmp / p.name)
+    if dst.exists():
+        shutil.rmtree(dst)
+    tmp.rename(dst)
+    return dst
+
+
+def write_json(path: Path, data) -> None:
+    """Atomic JSON write: a reader never sees half a file."""
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=float))
+    os.replace(tmp, path)
+
+
+def read_manifest(run_dir: Path) -> dict:
+    path = Path(run_dir) / MANIFEST
+    if not path.is_file():
+        raise CheckpointError(f"no manifest at {path}: {run_dir} is not a training run folder "
+                              "(expected the output of scalpel train)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path} is corrupt ({err}); re-run the training to rewrite it") from err
+
+
+def check_checkpoint(path: Path) -> None:
+    """Raise :class:`CheckpointError` naming the file if ``path`` is not a loadable HF checkpoint."""
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint folder {path} does not exist")
+    if not (path / "config.json").is_file():
+        raise CheckpointError(f"checkpoint {path} has no config.json (expected a Hugging Face model folder)")
+    weights = sorted(path.glob("*.safetensors"))
+    if not weights:
+        raise CheckpointError(f"checkpoint {path} has no *.safetensors weights")
+    for file in weights:
+        try:
+            with safe_open(str(file), framework="pt") as f:
+                for key in f.keys():
+                    f.get_slice(key).get_shape()
+        except (SafetensorError, OSError, ValueError) as err:
+            raise CheckpointError(f"checkpoint weights {file} are corrupt ({err})") from err
+
+
+def list_checkpoints(run_dir: Path) -> list[dict]:
+    """The manifest's checkpoints (base first), each with its absolute ``path``."""
+    manifest = read_manifest(run_dir)
+    out = []
+    for entry in manifest["checkpoints"]:
+        path = Path(run_dir) / entry["path"]
+        if not path.is_dir():
+            raise CheckpointError(f"the manifest of {run_dir} lists {entry['path']}, which is missing")
+        out.append(entry | {"path": path})
+    return out

@@ -1,0 +1,121 @@
+"""Trainable-parameter specs: which weights a run may change (the paper's freeze ablation).
+
+    from scalpel_core.freeze import apply_spec
+    table = apply_spec(model, "attention")   # freezes the rest, returns counts per matrix type
+
+Specs (config field ``trainable``):
+
+- ``all``: every parameter trains (the main runs);
+- ``attention``: only q_proj, k_proj, v_proj and o_proj train ("freeze all but attention");
+- ``qk``: only q_proj and k_proj train (PAPER.md ablation b);
+- ``frozen-mid-mlp``: everything trains except gate/up/down of a layer range, by default
+  the middle third (PAPER.md ablation a froze layers 19-25 of 32).
+
+Parameter names follow Hugging Face Llama/OLMo: ``model.layers.{i}.self_attn.q_proj.weight``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from .config import TRAINABLE as SPECS
+
+MATRICES = ("q", "k", "v", "o", "gate", "up", "down")
+_LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.")
+_MATRIX_RE = re.compile(r"\.(q|k|v|o|gate|up|down)_proj\.")
+
+
+class SpecError(ValueError):
+    """A trainable spec that is unknown, malformed or matches nothing in the model."""
+
+
+def matrix_type(name: str) -> str:
+    """``q``...``down`` for a projection; else ``embed``, ``lm_head``, ``norm`` or ``other``."""
+    found = _MATRIX_RE.search(name)
+    if found:
+        return found.group(1)
+    if "embed" in name:
+        return "embed"
+    if "lm_head" in name:
+        return "lm_head"
+    if "norm" in name:
+        return "norm"
+    return "other"
+
+
+def layer_index(name: str) -> int | None:
+    found = _LAYER_RE.search(name)
+    return int(found.group(1)) if found else None
+
+
+def middle_third(n_layers: int) -> tuple[int, int]:
+    """Inclusive (first, last) layers whose centre lies in the middle third: 8 -> (3, 4), 32 -> (11, 20).
+
+    At least one layer: 2 layers -> (1, 1).
+    """
+    first, stop = round(n_layers / 3), round(2 * n_layers / 3)
+    return first, max(first, stop - 1)
+
+
+def parse_layers(text: str, n_layers: int) -> tuple[int, int]:
+    """``"a-b"`` (inclusive) or ``""`` for the middle third; checked against ``n_layers``."""
+    if not text:
+        return middle_third(n_layers)
+    found = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", text)
+    if not found:
+        raise SpecError(f"frozen_layers must look like 'first-last' (e.g. '19-25'), got {text!r}")
+    first, last = int(found.group(1)), int(found.group(2))
+    if not 0 <= first <= last < n_layers:
+        raise SpecError(f"frozen_layers {text!r} is outside the model's layers 0-{n_layers - 1}")
+    return first, last
+
+
+def is_trainable(name: str, spec: str, layers: tuple[int, int]) -> bool:
+    kind = matrix_type(name)
+    if spec == "all":
+        return True
+    if spec == "attention":
+        return kind in ("q", "k", "v", "o")
+    if spec == "qk":
+        return kind in ("q", "k")
+    if spec == "frozen-mid-mlp":
+        layer = layer_index(name)
+        return not (kind in ("gate", "up", "down") and layer is not None and layers[0] <= layer <= layers[1])
+    raise SpecError(f"unknown trainable spec {spec!r}; valid specs: {', '.join(SPECS)}")
+
+
+def apply_spec(model, spec: str, frozen_layers: str = "") -> pd.DataFrame:
+    """Set ``requires_grad`` by ``spec`` and return trainable/frozen counts per matrix type.
+
+    Raises :class:`SpecError` if the spec is unknown or leaves nothing trainable, or if
+    the parameters it targets (projections, or the frozen MLP layers) do not exist.
+    """
+    if spec not in SPECS:
+        raise SpecError(f"unknown trainable spec {spec!r}; valid specs: {', '.join(SPECS)}")
+    named = list(model.named_parameters())
+    n_layers = 1 + max((layer_index(n) for n, _ in named if layer_index(n) is not None), default=-1)
+    layers = parse_layers(frozen_layers, n_layers) if spec == "frozen-mid-mlp" else (0, -1)
+    rows = {}
+    for name, param in named:
+        trainable = is_trainable(name, spec, layers)
+        param.requires_grad_(trainable)
+        row = rows.setdefault(matrix_type(name), {"trainable": 0, "frozen": 0})
+        row["trainable" if trainable else "frozen"] += param.numel()
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("matrix")
+    order = [m for m in (*MATRICES, "embed", "norm", "lm_head", "other") if m in table.index]
+    table = table.loc[order]
+    table.loc["total"] = table.sum()
+    table["trainable_share"] = (table["trainable"] / (table["trainable"] + table["frozen"])).round(4)
+    if spec != "all":
+        targeted = {"attention": ("q", "k", "v", "o"), "qk": ("q", "k"),
+                    "frozen-mid-mlp": ("gate", "up", "down")}[spec]
+        column = "frozen" if spec == "frozen-mid-mlp" else "trainable"
+        if all(m not in table.index or table.loc[m, column] == 0 for m in targeted):
+            raise SpecError(f"trainable spec {spec!r} matches no parameter of this model: no "
+                            f"{'/'.join(t + '_proj' for t in targeted)} weights in layers.N "
+                            f"(names seen: {', '.join(n for n, _ in named[:3])}, ...)")
+    if table.loc["total", "trainable"] == 0:
+        raise SpecError(f"trainable spec {spec!r} leaves no parameter trainable")
+    return table

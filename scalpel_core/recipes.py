@@ -1,0 +1,54 @@
+"""Training recipes: flat YAML files, one per model and method (open-r1 style).
+
+    scalpel train --config recipes/paper/grpo.yaml
+    accelerate launch --config_file recipes/accelerate/zero3.yaml -m scalpel_core.cli train \\
+        --config recipes/paper/grpo.yaml
+
+A recipe names a ``preset`` and may set any field of :class:`scalpel_core.config.Config`
+(``method``, ``trainable``, ``learning_rate``, ...). Every other key must be a field of
+TRL's ``GRPOConfig`` (method grpo) or ``SFTConfig`` (sft1ep, sft3ep), such as ``use_vllm``,
+and is passed to it unchanged. An unknown key is an error that names it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import yaml
+
+from . import config
+from .config import Config, ConfigError
+
+
+def trl_fields(method: str) -> set[str]:
+    from trl import GRPOConfig, SFTConfig
+
+    return {f.name for f in dataclasses.fields(GRPOConfig if method == "grpo" else SFTConfig)}
+
+
+def load_recipe(path: str | Path, **cli_overrides) -> tuple[Config, dict]:
+    """``(config, trl_args)`` of a recipe file; ``cli_overrides`` (Config fields) win over it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"recipe {path} does not exist (see recipes/ for examples)")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"recipe {path} is not valid YAML ({err})") from err
+    if not isinstance(data, dict) or "preset" not in data:
+        raise ConfigError(f"recipe {path} must be a mapping with a 'preset' key "
+                          f"(one of {', '.join(config.PRESETS)})")
+    data.update({k: v for k, v in cli_overrides.items() if v is not None})
+    preset = data.pop("preset")
+    ours = {f.name for f in dataclasses.fields(Config)} - {"preset"}
+    cfg = config.load(preset, **{k: v for k, v in data.items() if k in ours})
+    theirs = trl_fields(cfg.method)
+    trl_args = {k: v for k, v in data.items() if k not in ours}
+    unknown = sorted(set(trl_args) - theirs)
+    if unknown:
+        hints = "; ".join(f"{k!r}: {config._suggest(k, ours | theirs) or 'no close match'}".rstrip("? ")
+                          for k in unknown)
+        raise ConfigError(f"recipe {path}: unknown key(s) {hints}. A key must be a scalpel config "
+                          f"field or a field of TRL's {'GRPOConfig' if cfg.method == 'grpo' else 'SFTConfig'}")
+    return cfg, trl_args

@@ -1,0 +1,101 @@
+"""Run identity: run ids, run folders, and the guard that never overwrites another run.
+
+A run folder records the config that made it (``run_config.json``). Training into a
+folder that holds a different config is refused with the differing keys named, unless
+the caller asks to overwrite; the same config resumes or reuses the finished run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from . import paths
+from .checkpoints import MANIFEST, write_json
+from .config import METHODS, Config, ConfigError
+
+RUN_CONFIG = "run_config.json"
+# Settings that do not change what a run trains (evaluation only).
+_NOT_RUN = {"eval_batch_size", "max_new_tokens"}
+_GRPO_ONLY = {"num_generations", "max_completion_length", "temperature", "beta", "epsilon", "loss_type",
+              "scale_rewards", "accuracy_weight", "format_weight"}
+_SFT_ONLY = {"sft3ep_epochs", "sft3ep_lr_factor"}
+
+
+class RunExistsError(RuntimeError):
+    """The run folder already holds a run with a different config."""
+
+
+def check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ConfigError(f"unknown training method {method!r}; valid methods: {', '.join(METHODS)}")
+
+
+def run_id(cfg: Config) -> str:
+    """``{method}[-{trainable}]-s{train_seed}``, e.g. ``grpo-s0``, ``sft3ep-attention-s0``."""
+    check_method(cfg.method)
+    spec = "" if cfg.trainable == "all" else f"-{cfg.trainable}"
+    return f"{cfg.method}{spec}-s{cfg.train_seed}"
+
+
+def run_dir(cfg: Config, run: str | None = None) -> Path:
+    return paths.artifacts_dir() / cfg.preset / (run or run_id(cfg))
+
+
+def run_config(cfg: Config, trl_args: dict | None = None) -> dict:
+    """The settings that define what a run trains (method-specific keys only for their method)."""
+    check_method(cfg.method)
+    skip = set(_NOT_RUN)
+    skip |= _GRPO_ONLY if cfg.method != "grpo" else _SFT_ONLY
+    if cfg.trainable != "frozen-mid-mlp":
+        skip.add("frozen_layers")
+    data = {k: v for k, v in cfg.to_dict().items() if k not in skip}
+    if cfg.world == "mini":
+        data["base_hash"] = cfg.base_hash
+    data["trl_args"] = dict(sorted((trl_args or {}).items()))
+    return data
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _differences(old: dict, new: dict) -> str:
+    keys = sorted(set(old) | set(new))
+    diffs = [f"{k}: {old.get(k, '<unset>')!r} there, {new.get(k, '<unset>')!r} now"
+             for k in keys if old.get(k) != new.get(k)]
+    return "; ".join(diffs[:6]) + (f"; and {len(diffs) - 6} more" if len(diffs) > 6 else "")
+
+
+def prepare(directory: Path, config: dict, overwrite: bool = False) -> str:
+    """Claim ``directory`` for a run with ``config``; returns ``"new"``, ``"resume"`` or ``"done"``.
+
+    Raises :class:`RunExistsError` if it holds anything else, unless ``overwrite``.
+    """
+    directory = Path(directory)
+    record = directory / RUN_CONFIG
+    if directory.exists() and any(directory.iterdir()):
+        if record.is_file():
+            try:
+                old = json.loads(record.read_text())
+            except json.JSONDecodeError:
+                old = {"<unreadable run_config.json>": True}
+        else:
+            old = None
+        if old == config and not overwrite:
+            manifest = directory / MANIFEST
+            done = manifest.is_file() and json.loads(manifest.read_text()).get("complete", False)
+            return "done" if done else "resume"
+        if not overwrite:
+            what = (f"a run with a different config ({_differences(old, config)})" if old is not None
+                    else f"files that are not a run of this project (no {RUN_CONFIG})")
+            raise RunExistsError(
+                f"run folder {directory} already holds {what}. Nothing was changed. Choose another "
+                "run id or train_seed, move the folder away, or pass overwrite=True "
+                "(scalpel train --overwrite) to delete it and train from scratch.")
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_json(record, config)
+    return "new"

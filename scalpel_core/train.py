@@ -1,0 +1,320 @@
+"""Post-train a base model with GRPO or SFT (TRL), saving 20 evenly spaced checkpoints plus the base.
+
+    scalpel train --preset tiny --method grpo             # or sft1ep, sft3ep; --trainable attention ...
+    scalpel train --config recipes/paper/grpo.yaml        # a recipe (also under accelerate launch)
+
+From Python or a notebook::
+
+    from scalpel_core import config, train
+    run_dir = train.train(config.load("tiny", method="grpo"))
+
+A finished run with the same config is reused; an interrupted one resumes from its last
+checkpoint; a folder holding a different config is refused unless ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from . import checkpoints as ck
+from . import runs
+from .config import Config, ConfigError
+from .freeze import apply_spec
+from .rewards import accuracy_reward, format_reward
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss (or gradient norm) became NaN or infinite."""
+
+
+def total_steps(cfg: Config, n_problems: int) -> int:
+    """Optimizer steps of the run: one epoch for grpo and sft1ep, ``sft3ep_epochs`` for sft3ep."""
+    per_epoch = n_problems // cfg.problems_per_step
+    if per_epoch < 1:
+        raise ConfigError(f"{n_problems} training problems make no full step of "
+                          f"problems_per_step={cfg.problems_per_step}")
+    return per_epoch * (cfg.sft3ep_epochs if cfg.method == "sft3ep" else 1)
+
+
+def learning_rate(cfg: Config) -> float:
+    return cfg.learning_rate * (cfg.sft3ep_lr_factor if cfg.method == "sft3ep" else 1.0)
+
+
+def batch_layout(cfg: Config, world_size: int) -> tuple[int, int]:
+    """(per-device batch, accumulation) giving ``problems_per_step`` problems per optimizer step.
+
+    GRPO counts completions (TRL): problems x num_generations per step; SFT counts sequences.
+    """
+    per_step = cfg.problems_per_step * (cfg.num_generations if cfg.method == "grpo" else 1)
+    per_pass = world_size * cfg.grad_accum_steps
+    if per_step % per_pass:
+        unit = "completions" if cfg.method == "grpo" else "sequences"
+        raise ConfigError(f"{per_step} {unit} per step do not split over {world_size} process(es) x "
+                          f"grad_accum_steps={cfg.grad_accum_steps}; choose grad_accum_steps so that "
+                          f"{world_size} x grad_accum_steps divides {per_step}")
+    return per_step // per_pass, cfg.grad_accum_steps
+
+
+def settings_table(cfg: Config):
+    """The run's settings beside the paper's (PAPER.md "Setup"), one row per setting."""
+    import pandas as pd
+
+    paper = {"grpo": ("1e-06", "571"), "sft1ep": ("1e-06", "571"), "sft3ep": ("5e-05", "3 epochs")}[cfg.method]
+    n = cfg.n_train_problems or "all"
+    rows = [
+        ("method", cfg.method, cfg.method),
+        ("trainable", f"{cfg.trainable}" + (f" ({cfg.frozen_layers or 'middle third'})"
+                                          if cfg.trainable == "frozen-mid-mlp" else ""), "all / ablations"),
+        ("training problems", n, "~91k cn_k12 (571 steps x 16 = 9136 at 16 per step)"),
+        ("problems per step", cfg.problems_per_step, "16 (inferred: 448 completions / 28)"),
+        ("optimizer steps", total_steps(cfg, cfg.n_train_problems) if cfg.n_train_problems else "1 epoch",
+         paper[1]),
+        ("learning rate", f"{learning_rate(cfg):.2g}", paper[0]),
+        ("schedule", f"constant, {cfg.warmup_ratio:.0%} warm-up", "constant, 10% warm-up"),
+        ("max_grad_norm", cfg.max_grad_norm, "0.2"),
+        ("checkpoints", f"{cfg.n_checkpoints} + base", "20 + base"),
+    ]
+    if cfg.method == "grpo":
+        rows += [
+            ("completions per problem", cfg.num_generations, "28"),
+            ("max completion tokens", cfg.max_completion_length, "1500"),
+            ("temperature", cfg.temperature, "0.6"),
+            ("beta (KL penalty) / epsilon", f"{cfg.beta} / {cfg.epsilon}", "0 / 0.2"),
+            ("loss / reward scaling", f"{cfg.loss_type} / {'group std' if cfg.scale_rewards else 'none'}",
+             "dr_grpo / none"),
+            ("rewards", f"accuracy x {cfg.accuracy_weight} + format x {cfg.format_weight}",
+             "accuracy x 1.0 + format x 0.2"),
+        ]
+    else:
+        rows += [("loss on", "the teacher trace (completion) only", "the R1 trace")]
+    return pd.DataFrame(rows, columns=["setting", "this run", "paper"]).astype(str).set_index("setting")
+
+
+def training_data(cfg: Config, tokenizer, world=None):
+    """The post-training problems as a TRL dataset: ``prompt`` (chat), ``completion``
+    (the teacher trace, for SFT) and ``answer`` (gold, for GRPO's accuracy reward)."""
+    from datasets import Dataset
+
+    if cfg.world == "mini":
+        from .world.build import build_world
+
+        world = world or build_world(cfg)
+        rows = world.k12_train[: cfg.n_train_problems or None]
+        ds = Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"],
+                                 "completion": [{"role": "assistant", "content": r["teacher_solution"]}]}
+                                for r in rows])
+    else:
+        from .data import load_openr1_k12
+
+        ds = load_openr1_k12(tokenizer, cfg.train_dataset, cfg.train_dataset_config,
+                             keep_source=cfg.train_source, max_length=cfg.max_length)
+        if cfg.n_train_problems:
+            ds = ds.select(range(min(cfg.n_train_problems, len(ds))))
+        ds = ds.select_columns(["prompt", "completion", "answer"])
+    if cfg.method == "grpo":
+        ds = ds.remove_columns("completion")  # GRPO samples its own
+    return ds
+
+
+def trl_config(cfg: Config, output_dir: Path, steps: int, world_size: int, progress: bool, trl_args: dict):
+    """The TRL ``GRPOConfig`` / ``SFTConfig`` of a run, every value mapped from ``cfg``."""
+    import torch
+    from trl import GRPOConfig, SFTConfig
+
+    per_device, accum = batch_layout(cfg, world_size)
+    common = dict(
+        output_dir=str(output_dir),
+        seed=cfg.train_seed,
+        learning_rate=learning_rate(cfg),
+        lr_scheduler_type="constant_with_warmup",  # paper: constant LR after warm-up
+        warmup_steps=cfg.warmup_ratio,  # a float < 1 is a fraction of the run (paper: 10%)
+        max_grad_norm=cfg.max_grad_norm,
+        optim="adamw_torch",
+        max_steps=steps,
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=accum,
+        activation_checkpointing=cfg.gradient_checkpointing,  # (transformers 5 name)
+        bf16=cfg.bf16,
+        use_cpu=not torch.cuda.is_available(),
+        logging_steps=1,
+        logging_nan_inf_filter=False,  # a NaN loss must reach the guard, not be averaged away
+        save_strategy="no",  # saves are scheduled by CheckpointSchedule (exactly n_checkpoints)
+        save_total_limit=1,  # keep only the latest full trainer state (for resuming)
+        report_to="none",
+        disable_tqdm=not progress,
+    )
+    if cfg.method == "grpo":
+        args = dict(
+            common,
+            num_generations=cfg.num_generations,
+            max_completion_length=cfg.max_completion_length,
+            temperature=cfg.temperature,
+            beta=cfg.beta,
+            epsilon=cfg.epsilon,
+            loss_type=cfg.loss_type,
+            scale_rewards="group" if cfg.scale_rewards else "none",
+            mask_truncated_completions=True,  # paper: truncated completions do not count
+            reward_weights=[cfg.accuracy_weight, cfg.format_weight],
+        )
+        config_cls = GRPOConfig
+    else:
+        args = dict(
+            common,
+            max_length=cfg.max_seq_len if cfg.world == "mini" else cfg.max_length,
+            completion_only_loss=True,  # loss on the teacher trace only
+        )
+        config_cls = SFTConfig
+    args.update(trl_args)
+    try:
+        return config_cls(**args)
+    except TypeError as err:
+        raise ConfigError(f"a recipe's trl_args key is not a {config_cls.__name__} field ({err})") from err
+
+
+class CheckpointSchedule(TrainerCallback):
+    """Save exactly at the scheduled steps, publish ``step-N/`` and keep the manifest current."""
+
+    def __init__(self, run_dir: Path, schedule: list[int], manifest: dict):
+        self.run_dir, self.schedule, self.manifest = Path(run_dir), set(schedule), manifest
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step in self.schedule:
+            control.should_save = True
+        return control
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        # A crash between the trainer's save and our export leaves a checkpoint unpublished.
+        if state.is_world_process_zero:
+            for path in sorted(Path(args.output_dir).glob("checkpoint-*")):
+                step = int(path.name.split("-")[1])
+                if step in self.schedule and not (self.run_dir / ck.step_name(step)).is_dir():
+                    self._publish(path, step, state)
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            src = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            self._publish(src, state.global_step, state)
+
+    def _publish(self, src: Path, step: int, state) -> None:
+        ck.export_step(src, self.run_dir, step)
+        logs = [e for e in state.log_history if e.get("step") == step and "loss" in e]
+        entry = {"step": step, "fraction": step / state.max_steps, "path": ck.step_name(step),
+                 "metrics": {k: v for k, v in (logs[-1] if logs else {}).items() if isinstance(v, (int, float))}}
+        self.manifest["checkpoints"] = [e for e in self.manifest["checkpoints"] if e["step"] != step] + [entry]
+        self.manifest["checkpoints"].sort(key=lambda e: e["step"])
+        ck.write_json(self.run_dir / ck.MANIFEST, self.manifest)
+        ck.write_json(self.run_dir / "train_log.json", state.log_history)
+
+
+class NanGuard(TrainerCallback):
+    """Stop the run at the first non-finite loss or gradient norm, naming the step."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        for key in ("loss", "grad_norm"):
+            value = (logs or {}).get(key)
+            if value is not None and not math.isfinite(value):
+                raise TrainingDivergedError(
+                    f"{key} became {value} at step {state.global_step} of {state.max_steps}. The run "
+                    f"stopped; checkpoints before this step are kept in {Path(args.output_dir).parent}. "
+                    "Lower learning_rate (the paper saw GRPO diverge at 1e-5 on the 7B model).")
+
+
+def _base_source(cfg: Config, rebuild_base: bool = False) -> str:
+    if cfg.world == "mini":
+        from .world.base import build_base
+
+        return str(build_base(cfg, rebuild=rebuild_base, progress=False))
+    return cfg.base_model
+
+
+def _load_policy(cfg: Config, source: str):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.bfloat16 if cfg.bf16 else torch.float32)
+    return model, tokenizer
+
+
+def _publish_base(model, tokenizer, source: str, run_dir: Path) -> None:
+    if Path(source).is_dir() and any(Path(source).glob("*.safetensors")):
+        ck.export_step(Path(source), run_dir, 0)
+    else:  # a hub id: write the base once, in the run's own layout
+        tmp = run_dir / "base.partial"
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        ck.export_step(tmp, run_dir, 0)
+        import shutil
+
+        shutil.rmtree(tmp)
+
+
+def train(cfg: Config, run: str | None = None, overwrite: bool = False, trl_args: dict | None = None,
+          callbacks: list | None = None, progress: bool = True) -> Path:
+    """Train the run of ``cfg`` (or reuse / resume it) and return its folder.
+
+    ``run`` overrides the run id; ``trl_args`` are extra TRL config fields (recipes);
+    ``callbacks`` are extra ``TrainerCallback`` objects.
+    """
+    from accelerate import PartialState
+
+    state = PartialState()
+    runs.check_method(cfg.method)
+    trl_args = dict(trl_args or {})
+    config = runs.run_config(cfg, trl_args)
+    directory = runs.run_dir(cfg, run)
+    with state.main_process_first():
+        status = runs.prepare(directory, config, overwrite=overwrite and state.is_main_process)
+        source = _base_source(cfg)
+    if status == "done":
+        return directory
+
+    model, tokenizer = _load_policy(cfg, source)
+    table = apply_spec(model, cfg.trainable, cfg.frozen_layers)
+    dataset = training_data(cfg, tokenizer)
+    steps = total_steps(cfg, len(dataset))
+    schedule = ck.save_schedule(steps, cfg.n_checkpoints)
+    args = trl_config(cfg, directory / "trainer", steps, state.num_processes, progress, trl_args)
+
+    manifest = {"run_id": directory.name, "preset": cfg.preset, "method": cfg.method,
+                "trainable": cfg.trainable, "config_hash": runs.config_hash(config), "base": source,
+                "total_steps": steps, "schedule": schedule, "complete": False, "checkpoints": []}
+    if status == "resume" and (directory / ck.MANIFEST).is_file():
+        manifest = ck.read_manifest(directory) | {"complete": False}
+    if state.is_main_process:
+        table.to_csv(directory / "trainable.csv")
+        if not (directory / ck.step_name(0)).is_dir():
+            _publish_base(model, tokenizer, source, directory)
+        manifest["checkpoints"] = [e for e in manifest["checkpoints"] if e["step"] != 0]
+        manifest["checkpoints"].insert(0, {"step": 0, "fraction": 0.0, "path": ck.step_name(0), "metrics": {}})
+        ck.write_json(directory / ck.MANIFEST, manifest)
+    state.wait_for_everyone()
+
+    extra = [CheckpointSchedule(directory, schedule, manifest), NanGuard(), *(callbacks or [])]
+    trainer = _trainer(cfg, model, tokenizer, dataset, args, extra)
+    trainer.train(resume_from_checkpoint=_last_trainer_checkpoint(args.output_dir))
+    if state.is_main_process:
+        manifest["complete"] = len(manifest["checkpoints"]) == len(schedule) + 1
+        ck.write_json(directory / ck.MANIFEST, manifest)
+        ck.write_json(directory / "train_log.json", trainer.state.log_history)
+    state.wait_for_everyone()
+    return directory
+
+
+def _trainer(cfg: Config, model, tokenizer, dataset, args, callbacks):
+    from trl import GRPOTrainer, SFTTrainer
+
+    if cfg.method == "grpo":
+        return GRPOTrainer(model=model, reward_funcs=[accuracy_reward, format_reward], args=args,
+                           train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
+    return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                      callbacks=callbacks)
+
+
+def _last_trainer_checkpoint(output_dir: str) -> str | None:
+    """The newest complete trainer checkpoint (``trainer_state.json`` is written last), if any."""
+    done = [p for p in Path(output_dir).glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    return str(max(done, key=lambda p: int(p.name.split("-")[1]))) if done else None
