@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from . import config
+from . import config, paths
 from .config import Config, ConfigError
 
 
@@ -30,6 +30,8 @@ def trl_fields(method: str) -> set[str]:
 def load_recipe(path: str | Path, **cli_overrides) -> tuple[Config, dict]:
     """``(config, trl_args)`` of a recipe file; ``cli_overrides`` (Config fields) win over it."""
     path = Path(path)
+    if not path.is_file() and not path.is_absolute() and (paths.REPO_ROOT / path).is_file():
+        path = paths.REPO_ROOT / path  # `recipes/paper/grpo.yaml` works from any directory
     if not path.is_file():
         raise ConfigError(f"recipe {path} does not exist (see recipes/ for examples)")
     try:

@@ -15,9 +15,11 @@ checkpoint; a folder holding a different config is refused unless ``overwrite=Tr
 from __future__ import annotations
 
 import math
+import shutil
+import warnings
 from pathlib import Path
 
-from transformers import TrainerCallback
+from transformers import PrinterCallback, TrainerCallback
 
 from . import checkpoints as ck
 from . import runs
@@ -222,11 +224,11 @@ class NanGuard(TrainerCallback):
                     "Lower learning_rate (the paper saw GRPO diverge at 1e-5 on the 7B model).")
 
 
-def _base_source(cfg: Config, rebuild_base: bool = False) -> str:
+def _base_source(cfg: Config) -> str:
     if cfg.world == "mini":
         from .world.base import build_base
 
-        return str(build_base(cfg, rebuild=rebuild_base, progress=False))
+        return str(build_base(cfg, progress=False))
     return cfg.base_model
 
 
@@ -247,8 +249,6 @@ def _publish_base(model, tokenizer, source: str, run_dir: Path) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         ck.export_step(tmp, run_dir, 0)
-        import shutil
-
         shutil.rmtree(tmp)
 
 
@@ -261,6 +261,8 @@ def train(cfg: Config, run: str | None = None, overwrite: bool = False, trl_args
     """
     from accelerate import PartialState
 
+    # TRL asks transformers for `is_gradient_checkpointing`, renamed in transformers 5: not ours to fix
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     state = PartialState()
     runs.check_method(cfg.method)
     trl_args = dict(trl_args or {})
@@ -295,6 +297,8 @@ def train(cfg: Config, run: str | None = None, overwrite: bool = False, trl_args
 
     extra = [CheckpointSchedule(directory, schedule, manifest), NanGuard(), *(callbacks or [])]
     trainer = _trainer(cfg, model, tokenizer, dataset, args, extra)
+    if not progress:  # batch runs (papermill): no per-step log dicts printed either
+        trainer.remove_callback(PrinterCallback)
     trainer.train(resume_from_checkpoint=_last_trainer_checkpoint(args.output_dir))
     if state.is_main_process:
         manifest["complete"] = len(manifest["checkpoints"]) == len(schedule) + 1
@@ -315,6 +319,17 @@ def _trainer(cfg: Config, model, tokenizer, dataset, args, callbacks):
 
 
 def _last_trainer_checkpoint(output_dir: str) -> str | None:
-    """The newest complete trainer checkpoint (``trainer_state.json`` is written last), if any."""
+    """The newest complete trainer checkpoint (``trainer_state.json`` is written last), if any,
+    after checking that its weights are readable."""
     done = [p for p in Path(output_dir).glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
-    return str(max(done, key=lambda p: int(p.name.split("-")[1]))) if done else None
+    if not done:
+        return None
+    last = max(done, key=lambda p: int(p.name.split("-")[1]))
+    try:
+        ck.check_checkpoint(last)
+    except ck.CheckpointError as err:
+        raise ck.CheckpointError(
+            f"cannot resume: {err}. The published checkpoints (step-*/) are untouched; to train again "
+            f"from the base, pass overwrite=True (scalpel train --overwrite), which deletes {Path(output_dir).parent}"
+        ) from err
+    return str(last)

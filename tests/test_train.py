@@ -218,3 +218,28 @@ def test_nan_loss_stops_the_run_and_names_the_step(artifacts):
         train.train(config.load("smoke", method="sft1ep"), progress=False, callbacks=[_Poison()])
     manifest = ck.read_manifest(artifacts / "smoke" / "sft1ep-s0")
     assert [e["step"] for e in manifest["checkpoints"]] == [0, 2] and not manifest["complete"]
+
+
+def test_corrupt_resume_state_is_named_and_nothing_is_deleted(artifacts):
+    cfg = config.load("smoke", method="sft1ep")
+    with pytest.raises(_Killed):
+        train.train(cfg, progress=False, callbacks=[_Kill(4)])
+    run = artifacts / "smoke" / "sft1ep-s0"
+    weights = run / "trainer" / "checkpoint-4" / "model.safetensors"
+    weights.unlink()  # a new, broken file (the published step-4 is a hard link to the old one)
+    weights.write_bytes(b"not a safetensors file")
+    with pytest.raises(ck.CheckpointError, match=r"cannot resume: checkpoint weights .*checkpoint-4/model"
+                                                  r"\.safetensors are corrupt.*--overwrite"):
+        train.train(cfg, progress=False)
+    ck.check_checkpoint(run / ck.step_name(4))
+    assert [e["step"] for e in ck.read_manifest(run)["checkpoints"]] == [0, 2, 4]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_bf16_training_on_cuda(artifacts):
+    """The paper-scale path: bf16 on a GPU (skipped on CPU-only machines such as CI)."""
+    run = train.train(config.load("smoke", method="grpo", bf16=True), progress=False)
+    final = _final(run)
+    assert all(v.dtype == torch.bfloat16 for v in final.values())
+    assert ck.read_manifest(run)["complete"]
