@@ -142,12 +142,12 @@ class _Killed(Exception):
 
 
 class _Kill(TrainerCallback):
-    """Simulates a killed process right after the checkpoint of ``step`` was written."""
+    """Simulates a process killed at the end of optimizer step ``step``, before any save of it."""
 
     def __init__(self, step):
         self.step = step
 
-    def on_save(self, args, state, control, **kwargs):
+    def on_step_end(self, args, state, control, **kwargs):
         if state.global_step == self.step:
             raise _Killed(f"killed after step {self.step}")
 
@@ -157,7 +157,7 @@ def test_killed_run_resumes_to_bit_identical_weights(artifacts, method):
     cfg = config.load("smoke", method=method)
     full = train.train(cfg, run="full", progress=False)
     with pytest.raises(_Killed):
-        train.train(cfg, run="killed", progress=False, callbacks=[_Kill(4)])
+        train.train(cfg, run="killed", progress=False, callbacks=[_Kill(5)])
     killed = artifacts / "smoke" / "killed"
     assert not ck.read_manifest(killed)["complete"]
     assert not (killed / ck.step_name(6)).exists()
@@ -223,7 +223,7 @@ def test_nan_loss_stops_the_run_and_names_the_step(artifacts):
 def test_corrupt_resume_state_is_named_and_nothing_is_deleted(artifacts):
     cfg = config.load("smoke", method="sft1ep")
     with pytest.raises(_Killed):
-        train.train(cfg, progress=False, callbacks=[_Kill(4)])
+        train.train(cfg, progress=False, callbacks=[_Kill(5)])
     run = artifacts / "smoke" / "sft1ep-s0"
     weights = run / "trainer" / "checkpoint-4" / "model.safetensors"
     weights.unlink()  # a new, broken file (the published step-4 is a hard link to the old one)
