@@ -82,12 +82,12 @@ class Config:
 
     # --- schedule: the same problems and problems per step for both methods (PAPER.md "Setup") ---
     n_train_problems: int = 640  # problems in one epoch, the first N of the K12 set (0 = all; paper: ~91k cn_k12)
-    problems_per_step: int = 16  # problems per optimizer step, both methods (paper: 16 per device x 4 accum)
+    problems_per_step: int = 16  # problems per optimizer step, both methods (paper, as we read it: 448 completions / 28 = 16)
     grad_accum_steps: int = 4  # gradient accumulation: the step's batch is split in this many passes (paper: 4)
     sft3ep_epochs: int = 3  # epochs of the sft3ep run (paper: 3); grpo and sft1ep run one
     sft3ep_lr_factor: float = 50.0  # sft3ep learning rate = learning_rate x this (paper: 5e-5 / 1e-6 = 50)
     gradient_checkpointing: bool = False  # recompute activations in backward (paper: on; pointless at mini size)
-    bf16: bool = False  # bfloat16 mixed precision (paper: on; CPU runs stay float32)
+    bf16: bool = False  # bfloat16 weights and autocast (paper: on; CPU runs stay float32)
 
     # --- GRPO (TRL GRPOTrainer; PAPER.md "Setup") --------------------------------------
     num_generations: int = 8  # completions sampled per problem (paper: 28; 8 fits a CPU step in seconds)
