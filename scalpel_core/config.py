@@ -105,6 +105,23 @@ class Config:
     eval_batch_size: int = 64  # prompts per generation / scoring batch
     max_new_tokens: int = 96  # greedy generation budget for the short-answer analogues
 
+    def __post_init__(self):
+        """Check the values (also after ``dataclasses.replace``); raise :class:`ConfigError`."""
+        if self.world not in WORLDS:
+            raise ConfigError(f"config key 'world' must be one of {', '.join(WORLDS)}, got {self.world!r}")
+        if self.world == "real" and not self.base_model:
+            raise ConfigError("world='real' needs base_model (a hub id or a local path)")
+        for key, choices in (("method", METHODS), ("trainable", TRAINABLE), ("loss_type", LOSS_TYPES)):
+            value = getattr(self, key)
+            if value not in choices:
+                raise ConfigError(f"unknown {key} {value!r}; {_suggest(value, choices)}valid: {', '.join(choices)}")
+        for key in ("n_checkpoints", "problems_per_step", "grad_accum_steps", "num_generations",
+                    "max_completion_length", "sft3ep_epochs"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"config key {key!r} must be at least 1, got {getattr(self, key)}")
+        if self.hidden_size % self.n_heads:
+            raise ConfigError(f"hidden_size {self.hidden_size} must be divisible by n_heads {self.n_heads}")
+
     @property
     def base_hash(self) -> str:
         """Hash of every field that shapes the miniature world and its base model."""
@@ -190,22 +207,7 @@ def load(preset: str = "tiny", **overrides) -> Config:
                 f"unknown config key {key!r}; {_suggest(key, valid)}valid keys: {', '.join(valid)}"
             )
         values[key] = _check_type(key, value, type_of[types[key]])
-    cfg = Config(preset=preset, **values)
-    if cfg.world not in WORLDS:
-        raise ConfigError(f"config key 'world' must be one of {', '.join(WORLDS)}, got {cfg.world!r}")
-    if cfg.world == "real" and not cfg.base_model:
-        raise ConfigError("world='real' needs base_model (a hub id or a local path)")
-    for key, choices in (("method", METHODS), ("trainable", TRAINABLE), ("loss_type", LOSS_TYPES)):
-        value = getattr(cfg, key)
-        if value not in choices:
-            raise ConfigError(f"unknown {key} {value!r}; {_suggest(value, choices)}valid: {', '.join(choices)}")
-    for key in ("n_checkpoints", "problems_per_step", "grad_accum_steps", "num_generations",
-                "max_completion_length", "sft3ep_epochs"):
-        if getattr(cfg, key) < 1:
-            raise ConfigError(f"config key {key!r} must be at least 1, got {getattr(cfg, key)}")
-    if cfg.hidden_size % cfg.n_heads:
-        raise ConfigError(f"hidden_size {cfg.hidden_size} must be divisible by n_heads {cfg.n_heads}")
-    return cfg
+    return Config(preset=preset, **values)  # values are checked by Config.__post_init__
 
 
 def config_hash(cfg: Config, keys=None) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import paths
 from .checkpoints import MANIFEST, write_json
-from .config import METHODS, Config, ConfigError
+from .config import Config
 
 RUN_CONFIG = "run_config.json"
 # Settings that do not change what a run trains (evaluation only).
@@ -28,14 +28,8 @@ class RunExistsError(RuntimeError):
     """The run folder already holds a run with a different config."""
 
 
-def check_method(method: str) -> None:
-    if method not in METHODS:
-        raise ConfigError(f"unknown training method {method!r}; valid methods: {', '.join(METHODS)}")
-
-
 def run_id(cfg: Config) -> str:
     """``{method}[-{trainable}]-s{train_seed}``, e.g. ``grpo-s0``, ``sft3ep-attention-s0``."""
-    check_method(cfg.method)
     spec = "" if cfg.trainable == "all" else f"-{cfg.trainable}"
     return f"{cfg.method}{spec}-s{cfg.train_seed}"
 
@@ -46,7 +40,6 @@ def run_dir(cfg: Config, run: str | None = None) -> Path:
 
 def run_config(cfg: Config, trl_args: dict | None = None) -> dict:
     """The settings that define what a run trains (method-specific keys only for their method)."""
-    check_method(cfg.method)
     skip = set(_NOT_RUN)
     skip |= _GRPO_ONLY if cfg.method != "grpo" else _SFT_ONLY
     if cfg.trainable != "frozen-mid-mlp":

@@ -264,7 +264,6 @@ def train(cfg: Config, run: str | None = None, overwrite: bool = False, trl_args
     # TRL asks transformers for `is_gradient_checkpointing`, renamed in transformers 5: not ours to fix
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     state = PartialState()
-    runs.check_method(cfg.method)
     trl_args = dict(trl_args or {})
     config = runs.run_config(cfg, trl_args)
     directory = runs.run_dir(cfg, run)

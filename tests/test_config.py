@@ -56,3 +56,13 @@ def test_base_hash_tracks_only_base_fields():
     assert a.base_hash == config.load("tiny", learning_rate=5e-5).base_hash  # post-training only
     assert a.base_hash != config.load("tiny", seed=1).base_hash
     assert a.base_hash != config.load("tiny", n_layers=10).base_hash
+
+
+def test_values_are_checked_after_replace_too():
+    import dataclasses
+
+    cfg = config.load("smoke")
+    with pytest.raises(config.ConfigError, match="unknown method 'ppo'"):
+        dataclasses.replace(cfg, method="ppo")
+    with pytest.raises(config.ConfigError, match="'n_checkpoints' must be at least 1"):
+        dataclasses.replace(cfg, n_checkpoints=0)
