@@ -21,6 +21,8 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
+from .config import ScalpelError
+
 MANIFEST = "manifest.json"
 WEIGHT_SUFFIXES = (".safetensors", ".safetensors.index.json")
 # Files a step folder keeps from a checkpoint (weights are matched by suffix).
@@ -28,7 +30,7 @@ KEEP = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_co
         "special_tokens_map.json", "chat_template.jinja", "tokenizer.model", "vocab.json", "merges.txt")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(ScalpelError, RuntimeError):
     """A checkpoint folder or manifest that is missing, incomplete or corrupt."""
 
 

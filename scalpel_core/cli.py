@@ -11,12 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .checkpoints import CheckpointError
-from .config import PRESETS, ConfigError
-from .freeze import SpecError
-from .runs import RunExistsError
-from .train import TrainingDivergedError
-from .world.base import BaseModelError
+from .config import PRESETS, ScalpelError  # light: the CLI starts without importing torch
 
 
 def _base(args) -> int:
@@ -79,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, SpecError, RunExistsError, TrainingDivergedError, CheckpointError, BaseModelError) as err:
+    except ScalpelError as err:  # bad input, a refused run folder, a diverged run: one line, exit 2
         print(f"scalpel: {err}", file=sys.stderr)
         return 2
 

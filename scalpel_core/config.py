@@ -24,7 +24,15 @@ TRAINABLE = ("all", "attention", "qk", "frozen-mid-mlp")  # trainable-parameter 
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")  # TRL GRPO loss types
 
 
-class ConfigError(ValueError):
+class ScalpelError(Exception):
+    """Base of the errors the ``scalpel`` CLI reports as one line (exit 2) instead of a traceback.
+
+    Each subclass also derives from the builtin it stands for (``ValueError``, ``RuntimeError``).
+    It lives here, in a module without heavy imports, so the CLI can catch it without loading torch.
+    """
+
+
+class ConfigError(ScalpelError, ValueError):
     """A preset, key or value that the configuration does not accept."""
 
 

@@ -21,13 +21,14 @@ import re
 import pandas as pd
 
 from .config import TRAINABLE as SPECS
+from .config import ScalpelError
 
 MATRICES = ("q", "k", "v", "o", "gate", "up", "down")
 _LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.")
 _MATRIX_RE = re.compile(r"\.(q|k|v|o|gate|up|down)_proj\.")
 
 
-class SpecError(ValueError):
+class SpecError(ScalpelError, ValueError):
     """A trainable spec that is unknown, malformed or matches nothing in the model."""
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import paths
 from .checkpoints import MANIFEST, write_json
-from .config import Config
+from .config import Config, ScalpelError
 
 RUN_CONFIG = "run_config.json"
 # Settings that do not change what a run trains (evaluation only).
@@ -24,7 +24,7 @@ _GRPO_ONLY = {"num_generations", "max_completion_length", "temperature", "beta",
 _SFT_ONLY = {"sft3ep_epochs", "sft3ep_lr_factor"}
 
 
-class RunExistsError(RuntimeError):
+class RunExistsError(ScalpelError, RuntimeError):
     """The run folder already holds a run with a different config."""
 
 

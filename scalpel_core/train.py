@@ -23,12 +23,12 @@ from transformers import PrinterCallback, TrainerCallback
 
 from . import checkpoints as ck
 from . import runs
-from .config import Config, ConfigError
+from .config import Config, ConfigError, ScalpelError
 from .freeze import apply_spec
 from .rewards import accuracy_reward, format_reward
 
 
-class TrainingDivergedError(RuntimeError):
+class TrainingDivergedError(ScalpelError, RuntimeError):
     """The loss (or gradient norm) became NaN or infinite."""
 
 

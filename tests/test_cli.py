@@ -65,3 +65,28 @@ def test_the_training_notebook_runs_once_per_method():
     runs_ = [(nb.name, p.get("method"), out.name) for nb, p, out in reproduce.executions("tiny")]
     assert [r for r in runs_ if r[0] == "01_training.ipynb"] == [
         ("01_training.ipynb", m, f"01_training__{m}.ipynb") for m in ("grpo", "sft1ep", "sft3ep")]
+
+
+def test_cli_starts_without_importing_torch():
+    """Every error the CLI reports derives from config.ScalpelError, so `scalpel --help` and bad
+    input answer at once instead of after loading torch and transformers."""
+    import subprocess
+    import sys
+
+    code = "import sys, scalpel_core.cli; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_every_reported_error_is_a_scalpel_error():
+    from scalpel_core.checkpoints import CheckpointError
+    from scalpel_core.config import ConfigError, ScalpelError
+    from scalpel_core.freeze import SpecError
+    from scalpel_core.runs import RunExistsError
+    from scalpel_core.train import TrainingDivergedError
+    from scalpel_core.world.base import BaseModelError
+
+    for cls, builtin in ((ConfigError, ValueError), (SpecError, ValueError), (RunExistsError, RuntimeError),
+                         (TrainingDivergedError, RuntimeError), (CheckpointError, RuntimeError),
+                         (BaseModelError, RuntimeError)):
+        assert issubclass(cls, ScalpelError) and issubclass(cls, builtin)

@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from .. import paths
-from ..config import BASE_FIELDS, Config
+from ..config import BASE_FIELDS, Config, ScalpelError
 from .build import World, build_world
 from .pretrain import pretrain
 from .tokenizer import train_tokenizer
@@ -29,7 +29,7 @@ META = "base_meta.json"
 REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", META)
 
 
-class BaseModelError(RuntimeError):
+class BaseModelError(ScalpelError, RuntimeError):
     """A base checkpoint that is missing, incomplete or corrupt."""
 
 
