@@ -96,6 +96,17 @@ def read_manifest(run_dir: Path) -> dict:
         raise CheckpointError(f"{path} is corrupt ({err}); re-run the training to rewrite it") from err
 
 
+def safetensors_problem(file: Path) -> str | None:
+    """Why ``file`` is not a readable safetensors file (every tensor header is read), or None."""
+    try:
+        with safe_open(str(file), framework="pt") as f:
+            for key in f.keys():
+                f.get_slice(key).get_shape()
+    except (SafetensorError, OSError, ValueError) as err:
+        return str(err)
+    return None
+
+
 def check_checkpoint(path: Path) -> None:
     """Raise :class:`CheckpointError` naming the file if ``path`` is not a loadable HF checkpoint."""
     path = Path(path)
@@ -107,12 +118,9 @@ def check_checkpoint(path: Path) -> None:
     if not weights:
         raise CheckpointError(f"checkpoint {path} has no *.safetensors weights")
     for file in weights:
-        try:
-            with safe_open(str(file), framework="pt") as f:
-                for key in f.keys():
-                    f.get_slice(key).get_shape()
-        except (SafetensorError, OSError, ValueError) as err:
-            raise CheckpointError(f"checkpoint weights {file} are corrupt ({err})") from err
+        problem = safetensors_problem(file)
+        if problem:
+            raise CheckpointError(f"checkpoint weights {file} are corrupt ({problem})")
 
 
 def list_checkpoints(run_dir: Path) -> list[dict]:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from safetensors import SafetensorError, safe_open
 
 from .. import paths
+from ..checkpoints import safetensors_problem
 from ..config import BASE_FIELDS, Config, ScalpelError
 from .build import World, build_world
 from .pretrain import pretrain
@@ -99,12 +99,9 @@ def check_base(path: Path, preset: str) -> dict:
             raise BaseModelError(f"base model at {path} is incomplete: {path / name} is missing; "
                                  f"rebuild it with: {hint}")
     weights = path / "model.safetensors"
-    try:
-        with safe_open(str(weights), framework="pt") as f:
-            for key in f.keys():
-                f.get_slice(key).get_shape()
-    except (SafetensorError, OSError, ValueError) as err:
-        raise BaseModelError(f"base model weights {weights} are corrupt ({err}); rebuild them with: {hint}") from err
+    problem = safetensors_problem(weights)
+    if problem:
+        raise BaseModelError(f"base model weights {weights} are corrupt ({problem}); rebuild them with: {hint}")
     try:
         return json.loads((path / META).read_text())
     except json.JSONDecodeError as err:
