@@ -73,18 +73,21 @@ def parse_layers(text: str, n_layers: int) -> tuple[int, int]:
     return first, last
 
 
+# The matrix types each spec is about: the only ones that train (attention, qk), or the ones
+# frozen in the layer range (frozen-mid-mlp). `all` targets nothing: everything trains.
+TARGETS = {"all": (), "attention": ("q", "k", "v", "o"), "qk": ("q", "k"), "frozen-mid-mlp": ("gate", "up", "down")}
+
+
 def is_trainable(name: str, spec: str, layers: tuple[int, int]) -> bool:
+    if spec not in TARGETS:
+        raise SpecError(f"unknown trainable spec {spec!r}; valid specs: {', '.join(SPECS)}")
     kind = matrix_type(name)
     if spec == "all":
         return True
-    if spec == "attention":
-        return kind in ("q", "k", "v", "o")
-    if spec == "qk":
-        return kind in ("q", "k")
     if spec == "frozen-mid-mlp":
         layer = layer_index(name)
-        return not (kind in ("gate", "up", "down") and layer is not None and layers[0] <= layer <= layers[1])
-    raise SpecError(f"unknown trainable spec {spec!r}; valid specs: {', '.join(SPECS)}")
+        return not (kind in TARGETS[spec] and layer is not None and layers[0] <= layer <= layers[1])
+    return kind in TARGETS[spec]
 
 
 def apply_spec(model, spec: str, frozen_layers: str = "") -> pd.DataFrame:
@@ -110,8 +113,7 @@ def apply_spec(model, spec: str, frozen_layers: str = "") -> pd.DataFrame:
     table.loc["total"] = table.sum()
     table["trainable_share"] = (table["trainable"] / (table["trainable"] + table["frozen"])).round(4)
     if spec != "all":
-        targeted = {"attention": ("q", "k", "v", "o"), "qk": ("q", "k"),
-                    "frozen-mid-mlp": ("gate", "up", "down")}[spec]
+        targeted = TARGETS[spec]
         column = "frozen" if spec == "frozen-mid-mlp" else "trainable"
         if all(m not in table.index or table.loc[m, column] == 0 for m in targeted):
             raise SpecError(f"trainable spec {spec!r} matches no parameter of this model: no "

@@ -80,3 +80,10 @@ def test_spec_that_matches_nothing_is_an_error():
         apply_spec(GPT2Like(), "qk")
     with pytest.raises(SpecError, match="matches no parameter"):
         apply_spec(GPT2Like(), "frozen-mid-mlp", "")
+
+
+def test_every_config_spec_has_its_target_matrices():
+    from scalpel_core.config import TRAINABLE
+    from scalpel_core.freeze import TARGETS
+
+    assert tuple(TARGETS) == TRAINABLE
