@@ -122,7 +122,7 @@ class Config:
         for key, choices in (("method", METHODS), ("trainable", TRAINABLE), ("loss_type", LOSS_TYPES)):
             value = getattr(self, key)
             if value not in choices:
-                raise ConfigError(f"unknown {key} {value!r}; {_suggest(value, choices)}valid: {', '.join(choices)}")
+                raise ConfigError(f"unknown {key} {value!r}; {suggest(value, choices)}valid: {', '.join(choices)}")
         for key in ("n_checkpoints", "problems_per_step", "grad_accum_steps", "num_generations",
                     "max_completion_length", "sft3ep_epochs"):
             if getattr(self, key) < 1:
@@ -183,7 +183,7 @@ _PRESET_VALUES: dict[str, dict] = {
 }
 
 
-def _suggest(name: str, choices) -> str:
+def suggest(name: str, choices) -> str:
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}? " if close else ""
 
@@ -203,7 +203,7 @@ def load(preset: str = "tiny", **overrides) -> Config:
     """Return the validated config of ``preset`` with ``overrides`` applied."""
     if preset not in _PRESET_VALUES:
         raise ConfigError(
-            f"unknown preset {preset!r}; {_suggest(preset, PRESETS)}valid presets: {', '.join(PRESETS)}"
+            f"unknown preset {preset!r}; {suggest(preset, PRESETS)}valid presets: {', '.join(PRESETS)}"
         )
     types = {f.name: f.type for f in fields(Config)}
     type_of = {"int": int, "float": float, "str": str, "bool": bool}
@@ -212,7 +212,7 @@ def load(preset: str = "tiny", **overrides) -> Config:
         if key not in types or key == "preset":
             valid = sorted(k for k in types if k != "preset")
             raise ConfigError(
-                f"unknown config key {key!r}; {_suggest(key, valid)}valid keys: {', '.join(valid)}"
+                f"unknown config key {key!r}; {suggest(key, valid)}valid keys: {', '.join(valid)}"
             )
         values[key] = _check_type(key, value, type_of[types[key]])
     return Config(preset=preset, **values)  # values are checked by Config.__post_init__

@@ -49,7 +49,7 @@ def load_recipe(path: str | Path, **cli_overrides) -> tuple[Config, dict]:
     trl_args = {k: v for k, v in data.items() if k not in ours}
     unknown = sorted(set(trl_args) - theirs)
     if unknown:
-        hints = "; ".join(f"{k!r}: {config._suggest(k, ours | theirs) or 'no close match'}".rstrip("? ")
+        hints = "; ".join(f"{k!r}: {config.suggest(k, ours | theirs) or 'no close match'}".rstrip("? ")
                           for k in unknown)
         raise ConfigError(f"recipe {path}: unknown key(s) {hints}. A key must be a scalpel config "
                           f"field or a field of TRL's {'GRPOConfig' if cfg.method == 'grpo' else 'SFTConfig'}")
