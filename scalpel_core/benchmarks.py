@@ -12,10 +12,13 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import pandas as pd
 
+from . import cache, stats
 from .generation import generate, option_logprobs
 from .rewards import is_correct
 from .world import facts, instructions
@@ -24,6 +27,7 @@ MATHS = ("aime24", "math500", "gsm8k")
 CHOICE = ("mmlu", "mmlu_pro")
 CHAIN = ("gpqa",)
 BRIDGE_TOKENS = 12  # generation budget for hop 1: a name (2-3 syllables) and its full stop
+VERSION = 1  # bump when scoring changes (invalidates cached scores)
 # Display names, in the paper's order.
 LABELS = {"aime24": "AIME24", "math500": "MATH-500", "gsm8k": "GSM8K", "gpqa": "GPQA:Diamond",
           "mmlu": "MMLU", "mmlu_pro": "MMLU-Pro", "ifeval_prompt": "IFEval (prompt)",
@@ -110,3 +114,69 @@ def evaluate(model, tokenizer, benchmarks: dict, cfg, progress=False) -> tuple[p
         for b in LABELS
     ])
     return table, items
+
+
+def item_vectors(items: dict) -> dict[str, tuple[list, list]]:
+    """Per benchmark key, the per-item (numerator, denominator) whose sums give the score."""
+    out = {b: ([r["correct"] for r in items[b]], [1.0] * len(items[b])) for b in MATHS + CHOICE + CHAIN}
+    ife = items["ifeval"]
+    out["ifeval_prompt"] = ([r["prompt_ok"] for r in ife], [1.0] * len(ife))
+    out["ifeval_inst"] = ([r["inst_ok"] for r in ife], [r["inst_n"] for r in ife])
+    return out
+
+
+def evaluate_folder(path: Path, benchmarks: dict, cfg, progress: bool = False, use_cache: bool = True) -> dict:
+    """Per-item results (as :func:`evaluate`) of the model saved in ``path``, cached by its content
+    hash, the world and the evaluation settings."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    file = cache.cache_dir("benchmarks") / (cache.key(
+        "benchmarks", VERSION, cache.checkpoint_digest(Path(path)), cfg.base_hash, cfg.max_new_tokens,
+        cfg.eval_batch_size) + ".json")
+    if use_cache and file.is_file():
+        return json.loads(file.read_text())
+    model = AutoModelForCausalLM.from_pretrained(path).eval()
+    _, items = evaluate(model, AutoTokenizer.from_pretrained(path), benchmarks, cfg, progress)
+    if use_cache:
+        file.write_text(json.dumps(items))
+    return items
+
+
+def score_table(models: dict[str, dict]) -> pd.DataFrame:
+    """Long table of ``model, benchmark, key, score, lo, hi, n`` with bootstrap 95% intervals.
+    ``models`` maps a model name to its per-benchmark (num, den) vectors (:func:`item_vectors`)."""
+    rows = []
+    for name, vectors in models.items():
+        for key, (num, den) in vectors.items():
+            lo, hi = stats.ci(num, den)
+            rows.append({"model": name, "benchmark": LABELS[key], "key": key, "score": stats.score(num, den),
+                         "lo": lo, "hi": hi, "n": len(num)})
+    return pd.DataFrame(rows)
+
+
+def deltas(models: dict[str, dict], reference: str = "base") -> pd.DataFrame:
+    """Each model's change against ``reference`` per benchmark, with a paired bootstrap 95%
+    interval (the same items resampled for both): ``model, key, delta, lo, hi``."""
+    ref = models[reference]
+    rows = []
+    for name, vectors in models.items():
+        if name == reference:
+            continue
+        for key, (num, den) in vectors.items():
+            lo, hi = stats.paired_delta_ci(ref[key][0], num, den)
+            rows.append({"model": name, "key": key, "delta": stats.score(num, den) - stats.score(*ref[key]),
+                         "lo": lo, "hi": hi})
+    return pd.DataFrame(rows)
+
+
+# How the claims group the benchmarks: the training distribution itself, maths in other forms,
+# and general abilities (knowledge and instruction following), which reasoning training may erode.
+GROUPS = {"in-domain (MATH-500)": ("math500",), "other maths (AIME24, GSM8K)": ("aime24", "gsm8k"),
+          "general (MMLU, MMLU-Pro, GPQA, IFEval)": ("mmlu", "mmlu_pro", "gpqa", "ifeval_prompt", "ifeval_inst")}
+
+
+def group_deltas(delta_table: pd.DataFrame) -> pd.DataFrame:
+    """model x group: the mean change against the base over each group's benchmarks."""
+    rows = {name: {g: delta_table[(delta_table.model == name) & delta_table.key.isin(keys)].delta.mean()
+                   for g, keys in GROUPS.items()} for name in dict.fromkeys(delta_table.model)}
+    return pd.DataFrame.from_dict(rows, orient="index")

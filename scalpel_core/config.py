@@ -111,7 +111,10 @@ class Config:
 
     # --- evaluation ---------------------------------------------------------------------
     eval_batch_size: int = 64  # prompts per generation / scoring batch
-    max_new_tokens: int = 96  # greedy generation budget for the short-answer analogues
+    # Greedy generation budget of every generated analogue. It must hold the longest teacher trace
+    # of the post-training set (tiny: 157 tokens), else SFT models, which learn that long style,
+    # are cut off before their answer: 192 = 157 + ~20%. (Paper: 1500, as GRPO's completions.)
+    max_new_tokens: int = 192
 
     def __post_init__(self):
         """Check the values (also after ``dataclasses.replace``); raise :class:`ConfigError`."""
@@ -156,6 +159,7 @@ _PRESET_VALUES: dict[str, dict] = {
         n_mmlu_pro=30, n_gpqa=30, n_ifeval=30, n_pretrain_docs=1500, vocab_size=512,
         n_layers=2, hidden_size=64, n_heads=2, intermediate_size=128, max_seq_len=384,
         pretrain_steps=200, pretrain_batch_size=8, pretrain_seq_len=128, eval_batch_size=32,
+        max_new_tokens=96,  # CI speed over fidelity: smoke scores are regression invariants, not results
         # runs of 8 steps (32 problems, 4 per step), 4 checkpoints; lr by the tiny rule: 1e-6 x 571 / 8
         n_train_problems=32, problems_per_step=4, grad_accum_steps=2, num_generations=4,
         max_completion_length=48, n_checkpoints=4, learning_rate=7e-5,

@@ -97,3 +97,14 @@ def load_model(name_or_path: str, dtype: str = "auto", device: str | None = None
     if device:
         model = model.to(device)
     return model.eval(), tokenizer
+
+
+def math500_conversations(cfg) -> list[list[dict]]:
+    """MATH-500 (or, in the miniature world, its analogue) as [user: problem, assistant: reference
+    solution] chats: the text the KL is teacher-forced on."""
+    if cfg.world == "mini":
+        from .world.build import build_world
+
+        return [[it["prompt"][-1], {"role": "assistant", "content": it["solution"]}]
+                for it in build_world(cfg).benchmarks["math500"]]
+    return list(load_math500(cfg.eval_dataset)["messages"])

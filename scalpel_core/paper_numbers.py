@@ -16,3 +16,46 @@ RUNS = ("base", "grpo", "sft1ep", "sft3ep")
 
 def paper_score(benchmark: str, run: str) -> float:
     return BENCHMARKS[benchmark][RUNS.index(run)]
+
+
+def direction(delta: float) -> str:
+    return "↑" if delta > 0 else "↓" if delta < 0 else "="
+
+
+def side_by_side(scores, deltas) -> "pd.DataFrame":
+    """Our scores beside the paper's, per benchmark and post-trained model, with the direction
+    of each change against the base, whether ours is significant (paired bootstrap 95% interval
+    excludes 0) and whether the direction agrees with the paper.
+
+    ``scores`` and ``deltas`` are :func:`scalpel_core.benchmarks.score_table` / ``deltas`` outputs.
+    """
+    import pandas as pd
+
+    ours = scores.set_index(["model", "key"])["score"]
+    rows = []
+    for d in deltas.itertuples():
+        paper_base, paper = paper_score(d.key, "base"), paper_score(d.key, d.model)
+        rows.append({
+            "benchmark": scores.loc[scores.key == d.key, "benchmark"].iloc[0], "key": d.key, "model": d.model,
+            "base": ours[("base", d.key)], "ours": ours[(d.model, d.key)], "delta": d.delta,
+            "delta_lo": d.lo, "delta_hi": d.hi, "significant": bool(d.lo > 0 or d.hi < 0),
+            "paper_base": paper_base, "paper": paper, "paper_delta": round(paper - paper_base, 2),
+            "ours_dir": direction(d.delta), "paper_dir": direction(round(paper - paper_base, 2)),
+        })
+    table = pd.DataFrame(rows)
+    table["agrees"] = table["ours_dir"] == table["paper_dir"]
+    return table
+
+
+def side_by_side_wide(table) -> "pd.DataFrame":
+    """One row per benchmark; per model 'ours ↑ / paper ↑' with * where ours is significant
+    and ✓/✗ for agreement (for display and the markdown table)."""
+    import pandas as pd
+
+    cells = {}
+    for r in table.itertuples():
+        star = "*" if r.significant else ""
+        mark = "✓" if r.agrees else "✗"
+        cells.setdefault(r.benchmark, {"base (ours / paper)": f"{r.base:.2f} / {r.paper_base:.2f}"})
+        cells[r.benchmark][r.model] = f"{r.ours:.2f}{r.ours_dir}{star} / {r.paper:.2f}{r.paper_dir} {mark}"
+    return pd.DataFrame.from_dict(cells, orient="index").rename_axis("benchmark")

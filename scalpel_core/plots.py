@@ -93,3 +93,57 @@ def training_curves(log, title: str):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+RUN_COLORS = {"base": "0.55", "grpo": "tab:blue", "sft1ep": "tab:orange", "sft3ep": "tab:red"}
+RUN_LABELS = {"base": "Base", "grpo": "GRPO", "sft1ep": "SFT (1 epoch)", "sft3ep": "SFT (3 epochs)"}
+
+
+def method_of(run: str) -> str:
+    """``grpo-s0`` -> ``grpo``; a run id's method prefix."""
+    return run.split("-")[0]
+
+
+def kl_curves(table, pairs: list[tuple[str, ...]],
+              title: str = "KL divergence during reasoning training on MATH-500"):
+    """One panel per tuple of runs (e.g. GRPO vs SFT-1ep, GRPO vs SFT-3ep): KL(base || checkpoint)
+    over % of training, the final value written at each line's end."""
+    fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 3.4), squeeze=False)
+    for ax, runs in zip(axes[0], pairs):
+        for run in runs:
+            t = table[table.run == run].sort_values("fraction")
+            m = method_of(run)
+            ax.plot(100 * t.fraction, t.kl, marker="o", ms=3, color=RUN_COLORS.get(m), label=RUN_LABELS.get(m, run))
+            ax.annotate(f"{t.kl.iloc[-1]:.3g}", (100 * t.fraction.iloc[-1], t.kl.iloc[-1]), fontsize=8,
+                        xytext=(4, 0), textcoords="offset points", va="center", color=RUN_COLORS.get(m))
+        ax.set_xlabel("% of training")
+        ax.set_ylabel("KL(base || checkpoint), nats/token")
+        ax.set_xlim(0, 112)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def benchmark_bars(scores, title: str = "Model performance across maths and knowledge benchmarks"):
+    """Grouped bars per benchmark (hue = model) with bootstrap 95% error bars and each value on its bar.
+    ``scores``: :func:`scalpel_core.benchmarks.score_table`."""
+    models = list(dict.fromkeys(scores.model))
+    bench = list(dict.fromkeys(scores.benchmark))
+    width = 0.8 / len(models)
+    fig, ax = plt.subplots(figsize=(11, 4))
+    for j, model in enumerate(models):
+        t = scores[scores.model == model].set_index("benchmark").loc[bench]
+        x = [i + (j - (len(models) - 1) / 2) * width for i in range(len(bench))]
+        err = [(t.score - t.lo).clip(lower=0), (t.hi - t.score).clip(lower=0)]
+        ax.bar(x, t.score, width, yerr=err, capsize=2, color=RUN_COLORS.get(model), label=RUN_LABELS.get(model, model),
+               error_kw={"elinewidth": 0.8})
+        for xi, v, hi in zip(x, t.score, t.hi):
+            ax.text(xi, hi + 0.015, f"{v:.2f}", ha="center", va="bottom", fontsize=6, rotation=90)
+    ax.set_xticks(range(len(bench)), bench, rotation=20, ha="right")
+    ax.set_ylim(0, 1.15)
+    ax.set_ylabel("score (bootstrap 95% CI)")
+    ax.set_title(title)
+    ax.legend(ncol=len(models), fontsize=8, loc="upper center", frameon=True)
+    fig.tight_layout()
+    return fig

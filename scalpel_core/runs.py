@@ -92,3 +92,19 @@ def prepare(directory: Path, config: dict, overwrite: bool = False) -> str:
     directory.mkdir(parents=True, exist_ok=True)
     write_json(record, config)
     return "new"
+
+
+def finished(preset: str, run: str) -> Path:
+    """The folder of a finished run, or a :class:`~scalpel_core.checkpoints.CheckpointError` that
+    says how to train or resume it."""
+    from .checkpoints import CheckpointError, read_manifest
+
+    directory = paths.artifacts_dir() / preset / run
+    method = run.split("-")[0]
+    how = (f"train it with notebooks/01_training.ipynb (preset={preset!r}, method={method!r}) or "
+           f"`scalpel train --preset {preset} --method {method}`")
+    if not (directory / MANIFEST).is_file():
+        raise CheckpointError(f"run {run!r} of preset {preset!r} not found at {directory}: {how}")
+    if not read_manifest(directory).get("complete"):
+        raise CheckpointError(f"run {run!r} at {directory} is unfinished; the same command resumes it: {how}")
+    return directory

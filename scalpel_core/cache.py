@@ -1,0 +1,72 @@
+"""Content hashes of checkpoints, and a small on-disk cache of results keyed by them.
+
+Analyses (weight changes, KL, benchmark scores) are cached under the hash of what they
+read, so a plot never recomputes and an overwritten checkpoint is never served stale.
+
+- A file's digest is its SHA-256. Files in the Hugging Face hub cache are stored under
+  their SHA-256 already (``blobs/<sha256>``), so those cost nothing; other files are hashed
+  once and the digest is remembered by (path, size, mtime) in ``artifacts/cache/digests.json``.
+- A checkpoint's digest hashes the digests of its ``*.safetensors`` files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+from . import paths
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_memo: dict[str, str] = {}
+
+
+def cache_dir(kind: str) -> Path:
+    """``artifacts/cache/{kind}/`` (created)."""
+    path = paths.artifacts_dir() / "cache" / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _digest_book() -> Path:
+    return paths.artifacts_dir() / "cache" / "digests.json"
+
+
+def file_digest(file: Path) -> str:
+    """SHA-256 of ``file``'s bytes (free for hub-cache blobs, hashed once otherwise)."""
+    real = Path(os.path.realpath(file))
+    if _HEX64.match(real.name) and real.parent.name == "blobs":  # huggingface_hub stores blobs by hash
+        return real.name
+    st = real.stat()
+    key = f"{real}:{st.st_size}:{st.st_mtime_ns}"
+    if key in _memo:
+        return _memo[key]
+    book = _digest_book()
+    known = json.loads(book.read_text()) if book.is_file() else {}
+    if key not in known:
+        with open(real, "rb") as f:
+            known[key] = hashlib.file_digest(f, "sha256").hexdigest()
+        book.parent.mkdir(parents=True, exist_ok=True)
+        tmp = book.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known, indent=0))
+        os.replace(tmp, book)
+    _memo[key] = known[key]
+    return known[key]
+
+
+def checkpoint_digest(folder: Path) -> str:
+    """Hash of every ``*.safetensors`` file of a checkpoint folder (names and contents)."""
+    h = hashlib.sha256()
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"{folder} holds no *.safetensors files")
+    for f in files:
+        h.update(f"{f.name}:{file_digest(f)}\n".encode())
+    return h.hexdigest()
+
+
+def key(*parts) -> str:
+    """A short cache key from any JSON-serialisable parts."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]

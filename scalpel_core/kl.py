@@ -1,0 +1,150 @@
+"""Forward KL(base || checkpoint), teacher-forced on MATH-500 rendered as chat.
+
+    scalpel kl BASE CKPT [CKPT ...] --data HuggingFaceH4/MATH-500 --out kl.csv
+    per_example = kl.kl_per_example(base_model, model, ids)         # one value per conversation
+    table = kl.run_kl(run_dir, conversations, tokenizer)              # a run: one value per checkpoint
+
+Each conversation is [user: problem, assistant: reference solution] through the chat
+template. At every real token position t,
+    KL_t = sum_v p_base(v | x_<=t) (log p_base(v | x_<=t) - log p_ckpt(v | x_<=t)),
+averaged over the conversation's real tokens (padding masked), then over conversations.
+Batches are right-padded, so real tokens never attend to padding and keep their positions;
+the result equals batch size 1 (the authors' setting) up to float rounding (tested).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import cache
+from .checkpoints import list_checkpoints
+from .config import ScalpelError
+
+VERSION = 1  # bump when the definition changes (invalidates the cache)
+BASE_CACHE_BYTES = 2 * 1024**3  # keep the base's log-probs in memory across checkpoints below this size
+
+
+class KLError(ScalpelError, ValueError):
+    """A KL that cannot be computed (mismatched vocabularies) or is not finite."""
+
+
+def encode(tokenizer, conversations: list[list[dict]]) -> list[list[int]]:
+    """Token ids of each conversation after the chat template (its special tokens included)."""
+    texts = [tokenizer.apply_chat_template(c, tokenize=False) for c in conversations]
+    return tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+
+def _batches(ids: list[list[int]], batch_size: int) -> list[list[int]]:
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a batch
+    return [order[s: s + batch_size] for s in range(0, len(order), batch_size)]
+
+
+def _pad(ids: list[list[int]], idx: list[int], pad_id: int, device):
+    width = max(len(ids[i]) for i in idx)
+    x = torch.full((len(idx), width), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(x)
+    for r, i in enumerate(idx):
+        x[r, : len(ids[i])] = torch.tensor(ids[i])
+        mask[r, : len(ids[i])] = 1
+    return x.to(device), mask.to(device)
+
+
+def _log_probs(model, x, mask, dtype):
+    return torch.log_softmax(model(input_ids=x, attention_mask=mask).logits.to(dtype), dim=-1)
+
+
+def token_kl(logp_base: torch.Tensor, logp_ft: torch.Tensor) -> torch.Tensor:
+    """KL(base || ft) at every position: sum over the vocabulary (last dimension)."""
+    return F.kl_div(logp_ft, logp_base, log_target=True, reduction="none").sum(-1)
+
+
+@torch.no_grad()
+def kl_per_example(base, model, ids: list[list[int]], batch_size: int = 16, pad_id: int = 0,
+                   dtype=torch.float32, base_cache: dict | None = None, progress: bool = False,
+                   desc: str = "KL") -> np.ndarray:
+    """Mean KL(base || model) over each sequence's tokens, in input order.
+
+    ``base_cache`` (a dict, filled on first use) keeps the base's log-probs per batch, so
+    scoring many checkpoints runs the base once; pass None to recompute them each time.
+    """
+    device = next(model.parameters()).device
+    out = np.zeros(len(ids), dtype=np.float64)
+    for b, idx in enumerate(tqdm(_batches(ids, batch_size), desc=desc, disable=not progress, leave=False)):
+        x, mask = _pad(ids, idx, pad_id, device)
+        if base_cache is not None and b in base_cache:
+            logp_base = base_cache[b].to(device)
+        else:
+            logp_base = _log_probs(base, x, mask, dtype)
+            if base_cache is not None:
+                base_cache[b] = logp_base.cpu()
+        logp_ft = _log_probs(model, x, mask, dtype)
+        if logp_ft.shape[-1] != logp_base.shape[-1]:
+            raise KLError(f"the vocabularies differ: base {logp_base.shape[-1]} logits, "
+                          f"checkpoint {logp_ft.shape[-1]}; KL needs the same tokenizer")
+        kl = token_kl(logp_base, logp_ft) * mask
+        out[idx] = (kl.sum(-1) / mask.sum(-1)).double().cpu().numpy()
+    return out
+
+
+def _load(path, dtype, device):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
+
+
+def curve(base_path, checkpoints: list[tuple[str, Path]], conversations: list[list[dict]], tokenizer,
+          batch_size: int = 16, device: str | None = None, use_cache: bool = True,
+          progress: bool = True) -> pd.DataFrame:
+    """KL(base || checkpoint) for each ``(label, folder)``: columns ``checkpoint, kl, n``.
+
+    Loads the base once and one checkpoint at a time. On CUDA models run in bfloat16 and the
+    softmax in float32; on CPU everything is float32. Results are cached per (base,
+    checkpoint, data) content hash.
+    """
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model_dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    ids = encode(tokenizer, conversations)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    store = cache.cache_dir("kl")
+    base_digest = cache.checkpoint_digest(Path(base_path)) if use_cache else ""
+    data_key = cache.key(ids, str(model_dtype))
+    base, base_logps = None, None
+    fits = sum(map(len, ids)) * len(tokenizer) * 4 < BASE_CACHE_BYTES
+    rows = []
+    for label, path in tqdm(checkpoints, desc="KL per checkpoint", disable=not progress):
+        file = store / f"{cache.key('kl', VERSION, base_digest, cache.checkpoint_digest(Path(path)), data_key)}.json"
+        if use_cache and file.is_file():
+            per = np.array(pd.read_json(file, typ="series")["per_example"])
+        else:
+            if base is None:
+                base = _load(base_path, model_dtype, device)
+                base_logps = {} if fits else None
+            model = _load(path, model_dtype, device)
+            per = kl_per_example(base, model, ids, batch_size, pad_id, torch.float32, base_logps)
+            del model
+            if use_cache:
+                pd.Series({"per_example": per.tolist()}).to_json(file)
+        bad = [i for i, v in enumerate(per) if not math.isfinite(v)]
+        if bad:
+            raise KLError(f"checkpoint {path}: the KL is not finite on {len(bad)} of {len(per)} conversations "
+                          f"(first: #{bad[0]}); its weights or logits hold NaN/inf")
+        rows.append({"checkpoint": label, "kl": float(per.mean()), "n": len(per)})
+    return pd.DataFrame(rows)
+
+
+def run_kl(run_dir: Path, conversations, tokenizer, batch_size: int = 16, progress: bool = True) -> pd.DataFrame:
+    """One KL per checkpoint of a run, the base itself (step 0) included: ``run, step, fraction, kl``."""
+    entries = list_checkpoints(run_dir)
+    table = curve(entries[0]["path"], [(e["path"].name, e["path"]) for e in entries], conversations,
+                  tokenizer, batch_size, progress=progress)
+    steps = pd.DataFrame([{"checkpoint": e["path"].name, "step": e["step"], "fraction": e["fraction"]}
+                          for e in entries])
+    table = table.merge(steps, on="checkpoint").assign(run=Path(run_dir).name)
+    return table[["run", "checkpoint", "step", "fraction", "kl", "n"]]

@@ -1,0 +1,200 @@
+"""How far each weight matrix moved: ||W_ckpt - W_base|| per layer and matrix, streamed.
+
+    scalpel weights BASE CKPT [CKPT ...] --out changes.csv     # any HF Llama/OLMo checkpoints
+    table = weights.compare(base_dir, [ckpt_dir, ...])           # the same, from Python
+    table = weights.run_table(run_dir)                           # a training run: 20 checkpoints vs its base
+
+For every layer and every projection (q, k, v, o, gate, up, down; embeddings, lm_head and
+norms excluded) three metrics, so the effect of the normalisation is visible:
+
+- ``rel_frobenius``: ||W_ckpt - W_base||_F / ||W_base||_F   (the paper's metric)
+- ``frobenius``:     ||W_ckpt - W_base||_F
+- ``rms``:           ||W_ckpt - W_base||_F / sqrt(numel)
+
+Weights are read tensor by tensor from safetensors (one file or shards), in float32: one
+base tensor and one checkpoint tensor are in memory at a time, never two models. Each
+(base, checkpoint) pair is cached under the content hashes of both (``scalpel_core.cache``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from contextlib import ExitStack
+from pathlib import Path
+
+import pandas as pd
+import torch
+from safetensors import safe_open
+from tqdm.auto import tqdm
+
+from . import cache
+from .checkpoints import list_checkpoints
+from .config import ScalpelError
+from .freeze import MATRICES, layer_index, matrix_type
+
+METRICS = ("rel_frobenius", "frobenius", "rms")
+COLUMNS = ["checkpoint", "layer", "matrix", "metric", "value"]
+VERSION = 1  # bump when a metric's definition changes (invalidates the cache)
+
+
+class WeightsError(ScalpelError, ValueError):
+    """Checkpoints that cannot be compared: missing, corrupt, of another architecture, or non-finite."""
+
+
+def resolve(ref: str | Path) -> Path:
+    """A local checkpoint folder, or a hub id downloaded (weights, config, tokenizer) to the HF cache."""
+    path = Path(ref)
+    if path.is_dir():
+        return path.resolve()
+    if path.exists() or str(ref).startswith((".", "/", "~")) or str(ref).count("/") != 1:
+        raise WeightsError(f"checkpoint {ref} is not a folder (expected a Hugging Face model folder "
+                           "with *.safetensors, or a hub id such as allenai/OLMo-2-1124-7B-Instruct)")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(str(ref), allow_patterns=["*.safetensors", "*.json", "*.jinja", "*.model", "*.txt"]))
+    except Exception as err:  # noqa: BLE001 - offline, gated, or no such repo: say which
+        raise WeightsError(f"{ref} is neither a local folder nor a downloadable hub model "
+                           f"({type(err).__name__}: {err})") from err
+
+
+def tensor_files(folder: Path) -> dict[str, Path]:
+    """Tensor name -> the safetensors file holding it (reads headers only)."""
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files:
+        raise WeightsError(f"{folder} holds no *.safetensors weights (expected a Hugging Face model folder)")
+    where: dict[str, Path] = {}
+    for f in files:
+        try:
+            with safe_open(str(f), framework="pt") as h:
+                where.update((k, f) for k in h.keys())
+        except Exception as err:  # noqa: BLE001 - corrupt header, truncated file
+            raise WeightsError(f"cannot read {f}: {err}") from err
+    return where
+
+
+def matrices(where: dict[str, Path]) -> list[tuple[str, int, str]]:
+    """(tensor name, layer, matrix) of every projection weight, by layer then MATRICES order."""
+    found = [(n, layer_index(n), matrix_type(n)) for n in where
+             if n.endswith(".weight") and matrix_type(n) in MATRICES and layer_index(n) is not None]
+    return sorted(found, key=lambda t: (t[1], MATRICES.index(t[2]), t[0]))
+
+
+def _shape(handles: ExitStack, opened: dict, file: Path, name: str):
+    return tuple(_open(handles, opened, file).get_slice(name).get_shape())
+
+
+def _open(handles: ExitStack, opened: dict, file: Path):
+    if file not in opened:
+        opened[file] = handles.enter_context(safe_open(str(file), framework="pt"))
+    return opened[file]
+
+
+def _check_compatible(base: Path, base_where, ckpt: Path, where, handles, opened, todo) -> None:
+    for name, _, _ in todo:
+        if name not in where:
+            raise WeightsError(f"checkpoint {ckpt} lacks tensor {name!r}, which the base {base} has: "
+                               "both must be the same architecture")
+        a, b = _shape(handles, opened, base_where[name], name), _shape(handles, opened, where[name], name)
+        if a != b:
+            raise WeightsError(f"tensor {name!r} is {list(b)} in checkpoint {ckpt} but {list(a)} in the base "
+                               f"{base}: the checkpoints are of different architectures")
+    extra = sorted({n for n, _, _ in matrices(where)} - {n for n, _, _ in todo})
+    if extra:
+        raise WeightsError(f"checkpoint {ckpt} has tensor {extra[0]!r} (and {len(extra) - 1} more) that the "
+                           f"base {base} lacks: both must be the same architecture")
+
+
+def _finite_problem(t: torch.Tensor) -> str:
+    n_nan, n_inf = int(torch.isnan(t).sum()), int(torch.isinf(t).sum())
+    return f"{n_nan} NaN and {n_inf} inf values (of {t.numel()})"
+
+
+def _stream(base: Path, ckpts: list[Path], progress: bool) -> dict[Path, list[dict]]:
+    """One pass over the base's projection tensors; each checkpoint's tensor is read beside it."""
+    base_where = tensor_files(base)
+    todo = matrices(base_where)
+    if not todo:
+        raise WeightsError(f"{base} has no per-layer projection weights (expected Llama/OLMo names such as "
+                           "model.layers.0.self_attn.q_proj.weight)")
+    rows: dict[Path, list[dict]] = {c: [] for c in ckpts}
+    with ExitStack() as handles, torch.no_grad():
+        opened: dict = {}
+        wheres = {c: tensor_files(c) for c in ckpts}
+        for c in ckpts:
+            _check_compatible(base, base_where, c, wheres[c], handles, opened, todo)
+        for name, layer, matrix in tqdm(todo, desc="weight changes", unit="tensor", disable=not progress):
+            w = _open(handles, opened, base_where[name]).get_tensor(name).float()
+            w_norm = torch.linalg.vector_norm(w).item()
+            if not math.isfinite(w_norm):
+                raise WeightsError(f"base {base}: tensor {name!r} holds {_finite_problem(w)}")
+            if w_norm == 0:
+                warnings.warn(f"base tensor {name!r} is all zeros: its relative change is undefined (NaN)")
+            for c in ckpts:
+                d = _open(handles, opened, wheres[c][name]).get_tensor(name).float()
+                d.sub_(w)
+                fro = torch.linalg.vector_norm(d).item()
+                if not math.isfinite(fro):
+                    d.add_(w)
+                    raise WeightsError(f"checkpoint {c}: tensor {name!r} holds {_finite_problem(d)}")
+                rel = fro / w_norm if w_norm else float("nan")
+                rows[c] += [{"layer": layer, "matrix": matrix, "metric": "rel_frobenius", "value": rel},
+                            {"layer": layer, "matrix": matrix, "metric": "frobenius", "value": fro},
+                            {"layer": layer, "matrix": matrix, "metric": "rms", "value": fro / math.sqrt(w.numel())}]
+    return rows
+
+
+def compare(base, ckpts, labels: list[str] | None = None, use_cache: bool = True,
+            progress: bool = True) -> pd.DataFrame:
+    """The tidy table (``checkpoint, layer, matrix, metric, value``) of every checkpoint against ``base``.
+
+    ``base`` and ``ckpts`` are local folders or hub ids; ``labels`` name the checkpoints in the
+    table (default: as given). Only pairs missing from the cache are computed.
+    """
+    labels = list(labels) if labels is not None else [str(c) for c in ckpts]
+    if len(labels) != len(ckpts):
+        raise ValueError(f"{len(labels)} labels for {len(ckpts)} checkpoints")
+    base_dir = resolve(base)
+    dirs = [resolve(c) for c in ckpts]
+    for d in dict.fromkeys([base_dir, *dirs]):
+        tensor_files(d)  # a folder without readable safetensors fails here, named, before any hashing
+    keys = {}
+    if use_cache:
+        base_digest = cache.checkpoint_digest(base_dir)
+        keys = {d: cache.key("weights", VERSION, base_digest, cache.checkpoint_digest(d)) for d in dirs}
+    store = cache.cache_dir("weights")
+    found = {d: pd.read_parquet(store / f"{keys[d]}.parquet") for d in dirs
+             if use_cache and (store / f"{keys[d]}.parquet").is_file()}
+    missing = list(dict.fromkeys(d for d in dirs if d not in found))
+    if missing:
+        for d, rows in _stream(base_dir, missing, progress).items():
+            found[d] = pd.DataFrame(rows)
+            if use_cache:
+                found[d].to_parquet(store / f"{keys[d]}.parquet", index=False)
+    parts = [found[d].assign(checkpoint=label) for d, label in zip(dirs, labels)]
+    return pd.concat(parts, ignore_index=True)[COLUMNS]
+
+
+def run_table(run_dir: Path, progress: bool = True) -> pd.DataFrame:
+    """Every checkpoint of a training run against its step-0 base (the base itself included, as
+    the 0% point), with ``run, step, fraction``."""
+    entries = list_checkpoints(run_dir)
+    table = compare(entries[0]["path"], [e["path"] for e in entries], [e["path"].name for e in entries],
+                    progress=progress)
+    info = pd.DataFrame([{"checkpoint": e["path"].name, "step": e["step"], "fraction": e["fraction"]}
+                         for e in entries])
+    return table.merge(info, on="checkpoint").assign(run=Path(run_dir).name)
+
+
+def write(table: pd.DataFrame, out: Path) -> Path:
+    """Write ``table`` as CSV or parquet, by ``out``'s extension."""
+    out = Path(out)
+    if out.suffix not in (".csv", ".parquet"):
+        raise WeightsError(f"--out {out}: the extension must be .csv or .parquet")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        table.to_csv(out, index=False)
+    else:
+        table.to_parquet(out, index=False)
+    return out

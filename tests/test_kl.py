@@ -1,0 +1,113 @@
+"""KL(base || checkpoint), teacher-forced: batched float32 equals a float64 batch-size-1
+reference, KL(p || p) = 0, padding is masked, and bad input is named."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from scalpel_core import kl
+from scalpel_core.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _artifacts(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path / "artifacts"))
+
+
+@pytest.fixture(scope="module")
+def other_model(random_model):
+    """A second random model of the same shape: a KL well away from 0."""
+    torch.manual_seed(1)
+    return type(random_model)(random_model.config).eval()
+
+
+def _conversations(n=7):
+    return [[{"role": "user", "content": f"Calculate {i} + {3 * i}." + " Please." * (i % 3)},
+             {"role": "assistant", "content": f"{i} + {3 * i} = {4 * i}. " * (1 + i % 4)}] for i in range(n)]
+
+
+def _reference(base, model, ids):
+    """Batch size 1, float64, the definition written out: mean over positions of
+    sum_v p(v) (log p(v) - log q(v))."""
+    base, model = base.double(), model.double()
+    out = []
+    with torch.no_grad():
+        for seq in ids:
+            x = torch.tensor([seq])
+            logp = torch.log_softmax(base(input_ids=x).logits[0], -1)
+            logq = torch.log_softmax(model(input_ids=x).logits[0], -1)
+            out.append((logp.exp() * (logp - logq)).sum(-1).mean().item())
+    base.float(), model.float()
+    return np.array(out)
+
+
+def test_batched_float32_matches_float64_batch_size_1(random_model, other_model, smoke_tokenizer):
+    ids = kl.encode(smoke_tokenizer, _conversations())
+    assert len({len(s) for s in ids}) > 3  # several lengths, so batches are padded
+    got = kl.kl_per_example(random_model, other_model, ids, batch_size=4, pad_id=smoke_tokenizer.pad_token_id)
+    ref = _reference(random_model, other_model, ids)
+    assert ref.min() > 1e-3
+    np.testing.assert_allclose(got, ref, rtol=1e-5)
+    np.testing.assert_allclose(got.mean(), ref.mean(), rtol=1e-5)
+
+
+def test_kl_of_a_model_with_itself_is_zero(random_model, smoke_tokenizer):
+    ids = kl.encode(smoke_tokenizer, _conversations())
+    got = kl.kl_per_example(random_model, random_model, ids, batch_size=3)
+    assert np.abs(got).max() < 1e-7
+
+
+def test_cached_base_log_probs_give_the_same_result(random_model, other_model, smoke_tokenizer):
+    ids = kl.encode(smoke_tokenizer, _conversations())
+    store = {}
+    first = kl.kl_per_example(random_model, other_model, ids, batch_size=4, base_cache=store)
+    assert len(store) == 2  # 7 sequences in batches of 4
+    again = kl.kl_per_example(torch.nn.Identity(), other_model, ids, batch_size=4, base_cache=store)
+    np.testing.assert_array_equal(first, again)
+
+
+def test_mismatched_vocabularies_are_refused(random_model, smoke_tokenizer):
+    cfg = random_model.config.__class__(**{**random_model.config.to_dict(), "vocab_size": 600})
+    other = type(random_model)(cfg).eval()
+    ids = kl.encode(smoke_tokenizer, _conversations(2))
+    with pytest.raises(kl.KLError, match="vocabularies differ: base 512 logits, checkpoint 600"):
+        kl.kl_per_example(random_model, other, ids)
+
+
+def _folder(model, tokenizer, path):
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_curve_caches_and_reports_non_finite_checkpoints(tmp_path, random_model, other_model, smoke_tokenizer,
+                                                         monkeypatch):
+    base = _folder(random_model, smoke_tokenizer, tmp_path / "base")
+    ckpt = _folder(other_model, smoke_tokenizer, tmp_path / "ckpt")
+    conv = _conversations()
+    table = kl.curve(base, [("base", base), ("ckpt", ckpt)], conv, smoke_tokenizer, batch_size=4, device="cpu",
+                     progress=False)
+    ref = _reference(random_model, other_model, kl.encode(smoke_tokenizer, conv)).mean()
+    assert table.kl.tolist()[0] == 0 and table.kl.tolist()[1] == pytest.approx(ref, rel=1e-5)
+    monkeypatch.setattr(kl, "kl_per_example", lambda *a, **k: pytest.fail("recomputed although cached"))
+    pd.testing.assert_frame_equal(kl.curve(base, [("base", base), ("ckpt", ckpt)], conv, smoke_tokenizer,
+                                           device="cpu", progress=False), table)
+    monkeypatch.undo()
+    state = load_file(ckpt / "model.safetensors")
+    state["model.layers.0.self_attn.q_proj.weight"][0, 0] = float("nan")
+    save_file(state, ckpt / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(kl.KLError, match=r"checkpoint .*ckpt: the KL is not finite"):
+        kl.curve(base, [("ckpt", ckpt)], conv, smoke_tokenizer, device="cpu", progress=False)
+
+
+def test_cli_kl_on_a_local_math500(tmp_path, random_model, other_model, smoke_tokenizer, math500_file):
+    base = _folder(random_model, smoke_tokenizer, tmp_path / "base")
+    ckpt = _folder(other_model, smoke_tokenizer, tmp_path / "ckpt")
+    out = tmp_path / "kl.csv"
+    assert main(["kl", str(base), str(base), str(ckpt), "--data", str(math500_file), "--limit", "4",
+                 "--out", str(out), "--device", "cpu"]) == 0
+    table = pd.read_csv(out)
+    assert table.checkpoint.tolist() == [str(base), str(ckpt)] and table.n.tolist() == [4, 4]
+    assert table.kl[0] == 0 and table.kl[1] > 0
