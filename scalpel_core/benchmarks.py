@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import cache, stats
+from .checkpoints import check_finite
 from .generation import generate, option_logprobs
 from .rewards import is_correct
 from .world import facts, instructions
@@ -136,6 +137,7 @@ def evaluate_folder(path: Path, benchmarks: dict, cfg, progress: bool = False, u
     if use_cache and file.is_file():
         return json.loads(file.read_text())
     model = AutoModelForCausalLM.from_pretrained(path).eval()
+    check_finite(model, path)
     _, items = evaluate(model, AutoTokenizer.from_pretrained(path), benchmarks, cfg, progress)
     if use_cache:
         file.write_text(json.dumps(items))

@@ -5,7 +5,8 @@ read, so a plot never recomputes and an overwritten checkpoint is never served s
 
 - A file's digest is its SHA-256. Files in the Hugging Face hub cache are stored under
   their SHA-256 already (``blobs/<sha256>``), so those cost nothing; other files are hashed
-  once and the digest is remembered by (path, size, mtime) in ``artifacts/cache/digests.json``.
+  once and the digest is remembered by (path, inode, size, mtime) in ``artifacts/cache/digests.json``
+  (not for files written in the last two seconds, whose mtime may not yet tell a rewrite apart).
 - A checkpoint's digest hashes the digests of its ``*.safetensors`` files.
 """
 
@@ -15,12 +16,19 @@ import hashlib
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 from . import paths
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+RACY_SECONDS = 2.0  # files modified more recently than this are hashed every time
 _memo: dict[str, str] = {}
+
+
+def _sha256(file: Path) -> str:
+    with open(file, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def cache_dir(kind: str) -> Path:
@@ -40,14 +48,17 @@ def file_digest(file: Path) -> str:
     if _HEX64.match(real.name) and real.parent.name == "blobs":  # huggingface_hub stores blobs by hash
         return real.name
     st = real.stat()
-    key = f"{real}:{st.st_size}:{st.st_mtime_ns}"
+    key = f"{real}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    if time.time() - st.st_mtime < RACY_SECONDS:
+        # Written just now: a rewrite within the same clock tick could keep size and mtime, so a
+        # remembered digest could go stale (git's "racily clean" problem). Hash, do not remember.
+        return _sha256(real)
     if key in _memo:
         return _memo[key]
     book = _digest_book()
     known = json.loads(book.read_text()) if book.is_file() else {}
     if key not in known:
-        with open(real, "rb") as f:
-            known[key] = hashlib.file_digest(f, "sha256").hexdigest()
+        known[key] = _sha256(real)
         book.parent.mkdir(parents=True, exist_ok=True)
         tmp = book.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(known, indent=0))

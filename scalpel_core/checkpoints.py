@@ -133,3 +133,18 @@ def list_checkpoints(run_dir: Path) -> list[dict]:
             raise CheckpointError(f"the manifest of {run_dir} lists {entry['path']}, which is missing")
         out.append(entry | {"path": path})
     return out
+
+
+def check_finite(model, where) -> None:
+    """Raise :class:`CheckpointError` naming ``where`` and the first parameter holding NaN or inf.
+
+    Needed because a NaN weight does not always show in the outputs (attention can mask it),
+    so a KL or a score computed from such a model would look fine.
+    """
+    import torch
+
+    for name, p in model.named_parameters():
+        if not torch.isfinite(p).all():
+            n_nan, n_inf = int(torch.isnan(p).sum()), int(torch.isinf(p).sum())
+            raise CheckpointError(f"checkpoint {where}: tensor {name!r} holds {n_nan} NaN and {n_inf} inf "
+                                  f"values (of {p.numel()})")

@@ -14,7 +14,7 @@ the result equals batch size 1 (the authors' setting) up to float rounding (test
 
 from __future__ import annotations
 
-import math
+import json
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import cache
-from .checkpoints import list_checkpoints
+from .checkpoints import check_finite, list_checkpoints
 from .config import ScalpelError
 
 VERSION = 1  # bump when the definition changes (invalidates the cache)
@@ -68,13 +68,13 @@ def token_kl(logp_base: torch.Tensor, logp_ft: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def kl_per_example(base, model, ids: list[list[int]], batch_size: int = 16, pad_id: int = 0,
                    dtype=torch.float32, base_cache: dict | None = None, progress: bool = False,
-                   desc: str = "KL") -> np.ndarray:
+                   desc: str = "KL", device=None) -> np.ndarray:
     """Mean KL(base || model) over each sequence's tokens, in input order.
 
     ``base_cache`` (a dict, filled on first use) keeps the base's log-probs per batch, so
     scoring many checkpoints runs the base once; pass None to recompute them each time.
     """
-    device = next(model.parameters()).device
+    device = device or next(model.parameters()).device
     out = np.zeros(len(ids), dtype=np.float64)
     for b, idx in enumerate(tqdm(_batches(ids, batch_size), desc=desc, disable=not progress, leave=False)):
         x, mask = _pad(ids, idx, pad_id, device)
@@ -96,7 +96,9 @@ def kl_per_example(base, model, ids: list[list[int]], batch_size: int = 16, pad_
 def _load(path, dtype, device):
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    check_finite(model, path)
+    return model.to(device).eval()
 
 
 def curve(base_path, checkpoints: list[tuple[str, Path]], conversations: list[list[dict]], tokenizer,
@@ -121,7 +123,7 @@ def curve(base_path, checkpoints: list[tuple[str, Path]], conversations: list[li
     for label, path in tqdm(checkpoints, desc="KL per checkpoint", disable=not progress):
         file = store / f"{cache.key('kl', VERSION, base_digest, cache.checkpoint_digest(Path(path)), data_key)}.json"
         if use_cache and file.is_file():
-            per = np.array(pd.read_json(file, typ="series")["per_example"])
+            per = np.array(json.loads(file.read_text())["per_example"], dtype=np.float64)
         else:
             if base is None:
                 base = _load(base_path, model_dtype, device)
@@ -129,12 +131,12 @@ def curve(base_path, checkpoints: list[tuple[str, Path]], conversations: list[li
             model = _load(path, model_dtype, device)
             per = kl_per_example(base, model, ids, batch_size, pad_id, torch.float32, base_logps)
             del model
+            bad = np.flatnonzero(~np.isfinite(per))
+            if len(bad):  # never cached, never averaged
+                raise KLError(f"checkpoint {path}: the KL is not finite on {len(bad)} of {len(per)} "
+                              f"conversations (first: #{bad[0]}); its weights or logits hold NaN/inf")
             if use_cache:
-                pd.Series({"per_example": per.tolist()}).to_json(file)
-        bad = [i for i, v in enumerate(per) if not math.isfinite(v)]
-        if bad:
-            raise KLError(f"checkpoint {path}: the KL is not finite on {len(bad)} of {len(per)} conversations "
-                          f"(first: #{bad[0]}); its weights or logits hold NaN/inf")
+                file.write_text(json.dumps({"per_example": per.tolist()}))
         rows.append({"checkpoint": label, "kl": float(per.mean()), "n": len(per)})
     return pd.DataFrame(rows)
 

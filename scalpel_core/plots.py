@@ -141,9 +141,9 @@ def benchmark_bars(scores, title: str = "Model performance across maths and know
         for xi, v, hi in zip(x, t.score, t.hi):
             ax.text(xi, hi + 0.015, f"{v:.2f}", ha="center", va="bottom", fontsize=6, rotation=90)
     ax.set_xticks(range(len(bench)), bench, rotation=20, ha="right")
-    ax.set_ylim(0, 1.15)
+    ax.set_ylim(0, 1.2)
     ax.set_ylabel("score (bootstrap 95% CI)")
     ax.set_title(title)
-    ax.legend(ncol=len(models), fontsize=8, loc="upper center", frameon=True)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     return fig

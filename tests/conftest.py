@@ -117,3 +117,24 @@ def artifacts(tmp_path, monkeypatch, smoke_base):
     (root / "smoke" / "base").symlink_to(smoke_base.parent)
     monkeypatch.setenv("SCALPEL_ARTIFACTS", str(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(tmp_path_factory, smoke_base):
+    """An artifacts root with finished smoke runs grpo-s0 and sft1ep-s0 (trained once per session)."""
+    from scalpel_core import train
+
+    root = tmp_path_factory.mktemp("runs-artifacts")
+    (root / "smoke").mkdir()
+    (root / "smoke" / "base").symlink_to(smoke_base.parent)
+    old = os.environ.get("SCALPEL_ARTIFACTS")
+    os.environ["SCALPEL_ARTIFACTS"] = str(root)
+    try:
+        for method in ("grpo", "sft1ep"):
+            train.train(config.load("smoke", method=method), progress=False)
+    finally:
+        if old is None:
+            del os.environ["SCALPEL_ARTIFACTS"]
+        else:
+            os.environ["SCALPEL_ARTIFACTS"] = old
+    return root

@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from scalpel_core import kl
+from scalpel_core.checkpoints import CheckpointError
 from scalpel_core.cli import main
 
 
@@ -91,15 +92,29 @@ def test_curve_caches_and_reports_non_finite_checkpoints(tmp_path, random_model,
                      progress=False)
     ref = _reference(random_model, other_model, kl.encode(smoke_tokenizer, conv)).mean()
     assert table.kl.tolist()[0] == 0 and table.kl.tolist()[1] == pytest.approx(ref, rel=1e-5)
-    monkeypatch.setattr(kl, "kl_per_example", lambda *a, **k: pytest.fail("recomputed although cached"))
-    pd.testing.assert_frame_equal(kl.curve(base, [("base", base), ("ckpt", ckpt)], conv, smoke_tokenizer,
-                                           device="cpu", progress=False), table)
-    monkeypatch.undo()
+    with monkeypatch.context() as m:
+        m.setattr(kl, "kl_per_example", lambda *a, **k: pytest.fail("recomputed although cached"))
+        pd.testing.assert_frame_equal(kl.curve(base, [("base", base), ("ckpt", ckpt)], conv, smoke_tokenizer,
+                                               device="cpu", progress=False), table)
     state = load_file(ckpt / "model.safetensors")
     state["model.layers.0.self_attn.q_proj.weight"][0, 0] = float("nan")
     save_file(state, ckpt / "model.safetensors", metadata={"format": "pt"})
-    with pytest.raises(kl.KLError, match=r"checkpoint .*ckpt: the KL is not finite"):
+    # NaN weights need not show in the logits (attention can mask them): the weights are checked
+    with pytest.raises(CheckpointError, match=r"checkpoint .*ckpt: tensor 'model\.layers\.0\.self_attn\.q_proj"
+                                              r"\.weight' holds 1 NaN and 0 inf"):
         kl.curve(base, [("ckpt", ckpt)], conv, smoke_tokenizer, device="cpu", progress=False)
+
+
+def test_non_finite_logits_are_reported_not_averaged(random_model, smoke_tokenizer, monkeypatch):
+    class Broken(torch.nn.Module):
+        def forward(self, input_ids, attention_mask):
+            out = random_model(input_ids=input_ids, attention_mask=attention_mask)
+            out.logits[0, 1, 0] = float("inf")
+            return out
+
+    ids = kl.encode(smoke_tokenizer, _conversations(3))
+    per = kl.kl_per_example(random_model, Broken(), ids, batch_size=3, device="cpu")
+    assert np.isnan(per).sum() == 1  # one conversation's mean, not silently dropped
 
 
 def test_cli_kl_on_a_local_math500(tmp_path, random_model, other_model, smoke_tokenizer, math500_file):

@@ -4,6 +4,7 @@ import ast
 import json
 
 import nbformat
+import pandas as pd
 import pytest
 
 from scalpel_core import paths
@@ -100,3 +101,49 @@ def test_notebook_01_trains_and_plots_on_smoke(tmp_path, monkeypatch, artifacts,
         assert (tmp_path / "figures" / "smoke" / f"training_{method}-s0.{ext}").stat().st_size > 1000
     last = {"grpo": 8, "sft3ep": 24}[method]  # 32 problems / 4 per step, x 3 epochs for sft3ep
     assert (artifacts / "smoke" / f"{method}-s0" / f"step-{last:09d}" / "model.safetensors").is_file()
+
+
+def _run(name, tmp_path, parameters) -> str:
+    import papermill as pm
+
+    out = tmp_path / f"{name}.ipynb"
+    pm.execute_notebook(str(paths.notebooks_dir() / f"{name}.ipynb"), str(out),
+                        parameters={**parameters, "progress": False}, kernel_name="python3",
+                        cwd=str(tmp_path), progress_bar=False)
+    return out.read_text()
+
+
+def test_analysis_notebooks_run_on_smoke_runs(tmp_path, monkeypatch, smoke_runs):
+    """Notebooks 03-05 on finished smoke runs: every figure and table of the paper's analyses."""
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(smoke_runs))
+    monkeypatch.setenv("SCALPEL_FIGURES", str(tmp_path / "figures"))
+    params = {"preset": "smoke", "runs": ["grpo-s0", "sft1ep-s0"]}
+    figures = tmp_path / "figures" / "smoke"
+
+    text = _run("03_weight_changes", tmp_path, params)
+    assert "rows: 2 runs x 5 checkpoints x 2 layers x 7 matrices x 3 metrics" in text
+    assert "sft1ep-s0 / grpo-s0" in text and "mid-layer MLP" in text
+    for name in ("weight_heatmaps", "weight_heatmaps_shared", "weight_trajectories_grpo-s0",
+                 "weight_trajectories_sft1ep-s0"):
+        assert (figures / f"{name}.pdf").stat().st_size > 1000 and (figures / f"{name}.png").is_file()
+    assert (figures / "weight_change.gif").read_bytes()[:6] == b"GIF89a"
+
+    text = _run("04_kl_divergence", tmp_path, params)
+    assert "final KL sft1ep-s0 / grpo-s0" in text
+    assert (figures / "kl_divergence.pdf").stat().st_size > 1000
+    kl = pd.read_csv(smoke_runs / "smoke" / "tables" / "kl.csv")
+    assert len(kl) == 2 * 5 and (kl[kl.step == 0].kl == 0).all() and (kl[kl.step > 0].kl >= 0).all()
+
+    text = _run("05_benchmarks", tmp_path, params)
+    assert "directions agree with the paper" in text
+    assert (figures / "benchmarks.pdf").stat().st_size > 1000
+    side = pd.read_csv(figures / "benchmarks_vs_paper.csv")
+    assert len(side) == 2 * 8 and set(side.ours_dir) <= {"↑", "↓", "="}
+    assert "\n| MATH-500  " in (figures / "benchmarks_vs_paper.md").read_text()
+
+
+def test_analysis_notebook_names_a_missing_run(tmp_path, monkeypatch, artifacts):
+    import papermill as pm
+
+    with pytest.raises(pm.PapermillExecutionError, match=r"run 'grpo-s0' of preset 'smoke' not found.*scalpel train"):
+        _run("03_weight_changes", tmp_path, {"preset": "smoke", "runs": ["grpo-s0"]})

@@ -1,7 +1,6 @@
 """Training through TRL on the smoke world: checkpoints, manifest, resume, frozen weights, bad input."""
 
 import json
-import os
 
 import pytest
 import torch
@@ -22,16 +21,9 @@ def _final(run_dir):
 
 
 @pytest.fixture(scope="module")
-def grpo_run(tmp_path_factory, smoke_base):
+def grpo_run(smoke_runs):
     """One finished smoke GRPO run, shared by the layout tests."""
-    root = tmp_path_factory.mktemp("grpo-artifacts")
-    (root / "smoke").mkdir()
-    (root / "smoke" / "base").symlink_to(smoke_base.parent)
-    os.environ["SCALPEL_ARTIFACTS"] = str(root)
-    try:
-        return train.train(config.load("smoke", method="grpo"), progress=False)
-    finally:
-        del os.environ["SCALPEL_ARTIFACTS"]
+    return smoke_runs / "smoke" / "grpo-s0"
 
 
 # --- schedule and batch arithmetic -------------------------------------------------------------
