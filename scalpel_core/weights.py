@@ -35,7 +35,7 @@ from .freeze import MATRICES, layer_index, matrix_type
 
 METRICS = ("rel_frobenius", "frobenius", "rms")
 COLUMNS = ["checkpoint", "layer", "matrix", "metric", "value"]
-VERSION = 1  # bump when a metric's definition changes (invalidates the cache)
+VERSION = 2  # bump when a metric or its computation changes (invalidates the cache); 2: aliasing fix
 
 
 class WeightsError(ScalpelError, ValueError):
@@ -132,7 +132,9 @@ def _stream(base: Path, ckpts: list[Path], progress: bool) -> dict[Path, list[di
             if w_norm == 0:
                 warnings.warn(f"base tensor {name!r} is all zeros: its relative change is undefined (NaN)")
             for c in ckpts:
-                d = _open(handles, opened, wheres[c][name]).get_tensor(name).float()
+                # copy=True: safetensors hands out the same memory for repeated reads of one tensor,
+                # so subtracting in place without a copy would zero the base tensor as well
+                d = _open(handles, opened, wheres[c][name]).get_tensor(name).to(torch.float32, copy=True)
                 d.sub_(w)
                 fro = torch.linalg.vector_norm(d).item()
                 if not math.isfinite(fro):

@@ -60,6 +60,16 @@ def test_known_perturbation_gives_the_expected_norms(tmp_path, random_model):
     assert (others.value == 0).all()
 
 
+def test_the_base_among_the_checkpoints_changes_nothing_else(tmp_path, random_model):
+    """A run lists its base (step 0) first; reading the same tensor twice must not alias."""
+    base = _save(random_model, tmp_path / "base")
+    ckpt = _perturbed(random_model, tmp_path, delta=0.01)
+    alone = weights.compare(base, [ckpt], ["c"], use_cache=False, progress=False)
+    both = weights.compare(base, [base, ckpt], ["b", "c"], use_cache=False, progress=False)
+    assert (both[both.checkpoint == "b"].value == 0).all()
+    pd.testing.assert_frame_equal(both[both.checkpoint == "c"].reset_index(drop=True), alone)
+
+
 def test_sharded_and_single_file_checkpoints_agree(tmp_path, random_model):
     base = _save(random_model, tmp_path / "base")
     ckpt = _perturbed(random_model, tmp_path, delta=0.02, tensor="model.layers.0.mlp.down_proj.weight")
