@@ -73,20 +73,21 @@ def heatmaps(table, runs: dict[str, str], shared: bool, metric: str = "rel_frobe
 
 
 def animate(table, runs: dict[str, str], path: Path, metric: str = "rel_frobenius", fps: int = 3) -> Path:
-    """A GIF over the checkpoints: the runs side by side at the same % of training, on one colour
-    scale (the largest change of any run at any checkpoint), so growth is visible."""
+    """A GIF over the checkpoints: the runs side by side at the same % of training, each on its
+    own colour scale fixed over time (its largest change at any checkpoint), so both where each
+    run acts and how the change grows are visible (the shared-scale comparison is
+    :func:`heatmaps` with ``shared=True``)."""
     fractions = sorted(table[table.run.isin(list(runs))].fraction.unique())
     grids = {r: [grid(table, r, f, metric) for f in fractions] for r in runs}
-    top = max(float(np.nanmax(g)) for gs in grids.values() for g in gs)
-    norm = colors.Normalize(0, top)
-    fig, axes = plt.subplots(1, len(runs), figsize=(3.4 * len(runs) + 0.8, 3.8), squeeze=False,
+    fig, axes = plt.subplots(1, len(runs), figsize=(3.9 * len(runs), 3.8), squeeze=False,
                              layout="constrained")
     images = []
     for ax, (run, label) in zip(axes[0], runs.items()):
+        norm = colors.Normalize(0, max(float(np.nanmax(g)) for g in grids[run]))
         im, _ = _draw(ax, grids[run][0], norm, annotate=False)
-        ax.set_title(label)
+        ax.set_title(label, fontsize=10)
+        fig.colorbar(im, ax=ax, label=LABEL[metric], shrink=0.9)
         images.append(im)
-    fig.colorbar(images[-1], ax=axes[0].tolist(), label=LABEL[metric] + " (shared scale)", shrink=0.9)
     heading = fig.suptitle("")
 
     def frame(i):

@@ -71,3 +71,16 @@ def test_load_model_requires_chat_template(model_dir):
         extra.unlink()
     with pytest.raises(ValueError, match="no chat template"):
         load_model(str(model_dir))
+
+
+def test_math500_conversations_real_and_miniature(math500_file, smoke_cfg):
+    from scalpel_core import config
+    from scalpel_core.data import math500_conversations
+
+    real = math500_conversations(config.load("gpu-small", eval_dataset=str(math500_file)))
+    assert len(real) == 10
+    assert real[3] == [{"role": "user", "content": "What is $3+1$?"},
+                       {"role": "assistant", "content": "It is $\\boxed{4}$."}]
+    mini = math500_conversations(smoke_cfg)
+    assert len(mini) == smoke_cfg.n_math500
+    assert [m["role"] for m in mini[0]] == ["user", "assistant"] and "boxed" in mini[0][1]["content"]
