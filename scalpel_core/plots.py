@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 from . import paper_numbers
+from .runs import method_of  # noqa: F401 - the notebooks label runs through plots.method_of
 
 sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
 
@@ -97,11 +98,6 @@ def training_curves(log, title: str):
 
 RUN_COLORS = {"base": "0.55", "grpo": "tab:blue", "sft1ep": "tab:orange", "sft3ep": "tab:red"}
 RUN_LABELS = {"base": "Base", "grpo": "GRPO", "sft1ep": "SFT (1 epoch)", "sft3ep": "SFT (3 epochs)"}
-
-
-def method_of(run: str) -> str:
-    """``grpo-s0`` -> ``grpo``; a run id's method prefix."""
-    return run.split("-")[0]
 
 
 def kl_curves(table, pairs: list[tuple[str, ...]],

@@ -34,6 +34,11 @@ def run_id(cfg: Config) -> str:
     return f"{cfg.method}{spec}-s{cfg.train_seed}"
 
 
+def method_of(run: str) -> str:
+    """The method of a run id: ``sft3ep-attention-s0`` -> ``sft3ep``."""
+    return run.split("-")[0]
+
+
 def run_dir(cfg: Config, run: str | None = None) -> Path:
     return paths.artifacts_dir() / cfg.preset / (run or run_id(cfg))
 
@@ -100,7 +105,7 @@ def finished(preset: str, run: str) -> Path:
     from .checkpoints import CheckpointError, read_manifest
 
     directory = paths.artifacts_dir() / preset / run
-    method = run.split("-")[0]
+    method = method_of(run)
     how = (f"train it with notebooks/01_training.ipynb (preset={preset!r}, method={method!r}) or "
            f"`scalpel train --preset {preset} --method {method}`")
     if not (directory / MANIFEST).is_file():
