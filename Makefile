@@ -3,6 +3,7 @@
 #   make test                      create .venv if missing, install, run the test suite
 #   make lab                       open JupyterLab on notebooks/ with the project's kernel
 #   make base [PRESET=tiny]        pretrain the miniature base again (it is cached otherwise)
+#   make bench                     performance benchmarks (benchmarks/README.md): weights, KL, end to end
 
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 PRESET ?= tiny
@@ -12,7 +13,7 @@ STAMP := $(VENV)/.installed
 KERNEL := scalpel-vs-hammer
 PYTHON ?= python3
 
-.PHONY: install reproduce test lab base clean-venv
+.PHONY: install reproduce test lab base bench clean-venv
 
 $(STAMP): $(ROOT)/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +37,11 @@ lab: install
 
 base: install
 	cd $(ROOT) && $(VENV)/bin/scalpel base --preset $(PRESET) --rebuild
+
+bench: install
+	cd $(ROOT) && $(PY) benchmarks/bench_weights.py $(BENCH_ARGS)
+	cd $(ROOT) && $(PY) benchmarks/bench_kl.py $(BENCH_ARGS)
+	cd $(ROOT) && $(PY) benchmarks/bench_e2e.py --preset $(PRESET)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -27,8 +27,10 @@ from . import cache
 from .checkpoints import check_finite, list_checkpoints
 from .config import ScalpelError
 
-VERSION = 1  # bump when the definition changes (invalidates the cache)
+VERSION = 2  # bump when the definition or its computation changes (invalidates the cache); 2: real rows only
 BASE_CACHE_BYTES = 2 * 1024**3  # keep the base's log-probs in memory across checkpoints below this size
+MAX_TOKENS = 4096  # padded positions per batch: logits of 4096 x 100k vocabulary = 0.8 GB in bf16
+ROWS = 256  # positions per softmax/KL step: bounds the float32 temporaries (256 x 100k x 4 B = 100 MB)
 
 
 class KLError(ScalpelError, ValueError):
@@ -41,9 +43,16 @@ def encode(tokenizer, conversations: list[list[dict]]) -> list[list[int]]:
     return tokenizer(texts, add_special_tokens=False)["input_ids"]
 
 
-def _batches(ids: list[list[int]], batch_size: int) -> list[list[int]]:
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a batch
-    return [order[s: s + batch_size] for s in range(0, len(order), batch_size)]
+def _batches(ids: list[list[int]], batch_size: int, max_tokens: int) -> list[list[int]]:
+    """Sequences sorted by length, grouped while the padded batch holds at most ``max_tokens``
+    positions and ``batch_size`` sequences (little padding, bounded logits memory)."""
+    batches, current = [], []
+    for i in sorted(range(len(ids)), key=lambda i: len(ids[i])):
+        if current and (len(current) == batch_size or (len(current) + 1) * len(ids[i]) > max_tokens):
+            batches.append(current)
+            current = []
+        current.append(i)
+    return batches + [current] if current else batches
 
 
 def _pad(ids: list[list[int]], idx: list[int], pad_id: int, device):
@@ -56,8 +65,9 @@ def _pad(ids: list[list[int]], idx: list[int], pad_id: int, device):
     return x.to(device), mask.to(device)
 
 
-def _log_probs(model, x, mask, dtype):
-    return torch.log_softmax(model(input_ids=x, attention_mask=mask).logits.to(dtype), dim=-1)
+def _real_logits(model, x, mask) -> torch.Tensor:
+    """(real positions, vocabulary) logits: padding positions dropped before any softmax."""
+    return model(input_ids=x, attention_mask=mask).logits[mask.bool()]
 
 
 def token_kl(logp_base: torch.Tensor, logp_ft: torch.Tensor) -> torch.Tensor:
@@ -68,28 +78,42 @@ def token_kl(logp_base: torch.Tensor, logp_ft: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def kl_per_example(base, model, ids: list[list[int]], batch_size: int = 16, pad_id: int = 0,
                    dtype=torch.float32, base_cache: dict | None = None, progress: bool = False,
-                   desc: str = "KL", device=None) -> np.ndarray:
+                   desc: str = "KL", device=None, max_tokens: int = MAX_TOKENS) -> np.ndarray:
     """Mean KL(base || model) over each sequence's tokens, in input order.
 
+    Batches hold at most ``batch_size`` sequences and ``max_tokens`` padded positions; the
+    softmax and the KL run on real positions only, ``ROWS`` at a time, in ``dtype``.
     ``base_cache`` (a dict, filled on first use) keeps the base's log-probs per batch, so
     scoring many checkpoints runs the base once; pass None to recompute them each time.
     """
     device = device or next(model.parameters()).device
     out = np.zeros(len(ids), dtype=np.float64)
-    for b, idx in enumerate(tqdm(_batches(ids, batch_size), desc=desc, disable=not progress, leave=False)):
+    for b, idx in enumerate(tqdm(_batches(ids, batch_size, max_tokens), desc=desc, disable=not progress,
+                                 leave=False)):
         x, mask = _pad(ids, idx, pad_id, device)
-        if base_cache is not None and b in base_cache:
-            logp_base = base_cache[b].to(device)
-        else:
-            logp_base = _log_probs(base, x, mask, dtype)
-            if base_cache is not None:
-                base_cache[b] = logp_base.cpu()
-        logp_ft = _log_probs(model, x, mask, dtype)
-        if logp_ft.shape[-1] != logp_base.shape[-1]:
-            raise KLError(f"the vocabularies differ: base {logp_base.shape[-1]} logits, "
-                          f"checkpoint {logp_ft.shape[-1]}; KL needs the same tokenizer")
-        kl = token_kl(logp_base, logp_ft) * mask
-        out[idx] = (kl.sum(-1) / mask.sum(-1)).double().cpu().numpy()
+        cached = base_cache is not None and b in base_cache
+        logits_base = None if cached else _real_logits(base, x, mask)
+        logits_ft = _real_logits(model, x, mask)
+        width = base_cache[b].shape[-1] if cached else logits_base.shape[-1]
+        if logits_ft.shape[-1] != width:
+            raise KLError(f"the vocabularies differ: base {width} logits, "
+                          f"checkpoint {logits_ft.shape[-1]}; KL needs the same tokenizer")
+        kl = torch.empty(len(logits_ft), dtype=dtype, device=device)
+        parts = []
+        for s in range(0, len(logits_ft), ROWS):
+            if cached:
+                logp = base_cache[b][s: s + ROWS].to(device)
+            else:
+                logp = torch.log_softmax(logits_base[s: s + ROWS].to(dtype), dim=-1)
+                if base_cache is not None:
+                    parts.append(logp.cpu())
+            kl[s: s + ROWS] = token_kl(logp, torch.log_softmax(logits_ft[s: s + ROWS].to(dtype), dim=-1))
+        if base_cache is not None and not cached:
+            base_cache[b] = torch.cat(parts)
+        lengths = mask.sum(-1)
+        sums = torch.zeros(len(idx), dtype=dtype, device=device).index_add_(
+            0, torch.repeat_interleave(torch.arange(len(idx), device=device), lengths), kl)
+        out[idx] = (sums / lengths).double().cpu().numpy()
     return out
 
 

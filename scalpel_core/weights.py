@@ -35,7 +35,7 @@ from .freeze import MATRICES, layer_index, matrix_type
 
 METRICS = ("rel_frobenius", "frobenius", "rms")
 COLUMNS = ["checkpoint", "layer", "matrix", "metric", "value"]
-VERSION = 2  # bump when a metric or its computation changes (invalidates the cache); 2: aliasing fix
+VERSION = 3  # bump when a metric or its computation changes (invalidates the cache); 3: sliced sums
 
 
 class WeightsError(ScalpelError, ValueError):
@@ -111,8 +111,31 @@ def _finite_problem(t: torch.Tensor) -> str:
     return f"{n_nan} NaN and {n_inf} inf values (of {t.numel()})"
 
 
-def _stream(base: Path, ckpts: list[Path], progress: bool) -> dict[Path, list[dict]]:
-    """One pass over the base's projection tensors; each checkpoint's tensor is read beside it."""
+# Elements per step on CPU: a 1 MiB float32 slice of the base stays in cache while the same
+# slice of every checkpoint is subtracted from it (benchmarks/README.md: 4x over whole tensors).
+CHUNK = 1 << 18
+
+
+def _square_sums(w: torch.Tensor, cs: list[torch.Tensor], chunk: int) -> tuple[float, list[float]]:
+    """sum(w^2) and sum((c - w)^2) for each c, in float32 slices, accumulated in float64.
+
+    ``w`` and ``cs`` may be memory-mapped views of the files: they are never written to
+    (safetensors hands out the same memory for repeated reads of one tensor).
+    """
+    w, cs = w.reshape(-1), [c.reshape(-1) for c in cs]
+    w_sq, d_sq = 0.0, [0.0] * len(cs)
+    for s in range(0, w.numel(), chunk):
+        wc = w[s: s + chunk].to(torch.float32)
+        w_sq += torch.dot(wc, wc).item()
+        for i, c in enumerate(cs):
+            dc = torch.sub(c[s: s + chunk], wc)  # out of place, promoted to float32
+            d_sq[i] += torch.dot(dc, dc).item()
+    return w_sq, d_sq
+
+
+def _stream(base: Path, ckpts: list[Path], progress: bool, device: str = "cpu") -> dict[Path, list[dict]]:
+    """One pass over the base's projection tensors, every checkpoint's tensor read beside it,
+    slice by slice: the base is read once however many checkpoints there are."""
     base_where = tensor_files(base)
     todo = matrices(base_where)
     if not todo:
@@ -125,22 +148,18 @@ def _stream(base: Path, ckpts: list[Path], progress: bool) -> dict[Path, list[di
         for c in ckpts:
             _check_compatible(base, base_where, c, wheres[c], handles, opened, todo)
         for name, layer, matrix in tqdm(todo, desc="weight changes", unit="tensor", disable=not progress):
-            w = _open(handles, opened, base_where[name]).get_tensor(name).float()
-            w_norm = torch.linalg.vector_norm(w).item()
-            if not math.isfinite(w_norm):
+            w = _open(handles, opened, base_where[name]).get_tensor(name).to(device)
+            cs = [_open(handles, opened, wheres[c][name]).get_tensor(name).to(device) for c in ckpts]
+            w_sq, d_sq = _square_sums(w, cs, CHUNK if device == "cpu" else w.numel())
+            if not math.isfinite(w_sq):
                 raise WeightsError(f"base {base}: tensor {name!r} holds {_finite_problem(w)}")
-            if w_norm == 0:
+            if w_sq == 0:
                 warnings.warn(f"base tensor {name!r} is all zeros: its relative change is undefined (NaN)")
-            for c in ckpts:
-                # copy=True: safetensors hands out the same memory for repeated reads of one tensor,
-                # so subtracting in place without a copy would zero the base tensor as well
-                d = _open(handles, opened, wheres[c][name]).get_tensor(name).to(torch.float32, copy=True)
-                d.sub_(w)
-                fro = torch.linalg.vector_norm(d).item()
-                if not math.isfinite(fro):
-                    d.add_(w)
-                    raise WeightsError(f"checkpoint {c}: tensor {name!r} holds {_finite_problem(d)}")
-                rel = fro / w_norm if w_norm else float("nan")
+            for c, t, sq in zip(ckpts, cs, d_sq):
+                if not math.isfinite(sq):
+                    raise WeightsError(f"checkpoint {c}: tensor {name!r} holds {_finite_problem(t)}")
+                fro = math.sqrt(sq)
+                rel = fro / math.sqrt(w_sq) if w_sq else float("nan")
                 rows[c] += [{"layer": layer, "matrix": matrix, "metric": "rel_frobenius", "value": rel},
                             {"layer": layer, "matrix": matrix, "metric": "frobenius", "value": fro},
                             {"layer": layer, "matrix": matrix, "metric": "rms", "value": fro / math.sqrt(w.numel())}]
@@ -148,11 +167,12 @@ def _stream(base: Path, ckpts: list[Path], progress: bool) -> dict[Path, list[di
 
 
 def compare(base, ckpts, labels: list[str] | None = None, use_cache: bool = True,
-            progress: bool = True) -> pd.DataFrame:
+            progress: bool = True, device: str = "cpu") -> pd.DataFrame:
     """The tidy table (``checkpoint, layer, matrix, metric, value``) of every checkpoint against ``base``.
 
     ``base`` and ``ckpts`` are local folders or hub ids; ``labels`` name the checkpoints in the
-    table (default: as given). Only pairs missing from the cache are computed.
+    table (default: as given). Only pairs missing from the cache are computed; ``device``
+    (e.g. ``cuda``) is where the differences are taken.
     """
     labels = list(labels) if labels is not None else [str(c) for c in ckpts]
     if len(labels) != len(ckpts):
@@ -170,7 +190,7 @@ def compare(base, ckpts, labels: list[str] | None = None, use_cache: bool = True
              if use_cache and (store / f"{keys[d]}.parquet").is_file()}
     missing = list(dict.fromkeys(d for d in dirs if d not in found))
     if missing:
-        for d, rows in _stream(base_dir, missing, progress).items():
+        for d, rows in _stream(base_dir, missing, progress, device).items():
             found[d] = pd.DataFrame(rows)
             if use_cache:
                 found[d].to_parquet(store / f"{keys[d]}.parquet", index=False)
