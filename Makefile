@@ -4,6 +4,7 @@
 #   make lab                       open JupyterLab on notebooks/ with the project's kernel
 #   make base [PRESET=tiny]        pretrain the miniature base again (it is cached otherwise)
 #   make bench                     performance benchmarks (benchmarks/README.md): weights, KL, end to end
+#                                  (empties artifacts/cache to time the analyses from scratch)
 
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 PRESET ?= tiny
@@ -41,7 +42,7 @@ base: install
 bench: install
 	cd $(ROOT) && $(PY) benchmarks/bench_weights.py $(BENCH_ARGS)
 	cd $(ROOT) && $(PY) benchmarks/bench_kl.py $(BENCH_ARGS)
-	cd $(ROOT) && $(PY) benchmarks/bench_e2e.py --preset $(PRESET)
+	cd $(ROOT) && $(PY) benchmarks/bench_e2e.py --preset $(PRESET) --clean analyses
 
 clean-venv:
 	rm -rf $(VENV)
