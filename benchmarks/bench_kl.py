@@ -112,7 +112,10 @@ def measure(label, base, tuned, ids, pad_id, batch_size, device) -> tuple[list[d
                      "speed-up": f"{t_one / t:.1f}x",
                      "max rel. diff vs bs 1": f"{np.max(np.abs(out - one) / np.abs(one)):.1e}"})
     return rows, {"speedup": t_one / t_b, "cached_speedup": t_one / t_c, "tokens_per_s": tokens / t_b,
-                  "flops_per_token": 2 * 2 * sum(p.numel() for p in base.parameters()),
+                  # forward FLOPs of both models per token: 2 per weight, input embeddings excluded (a lookup)
+                  "flops_per_token": 2 * 2 * (sum(p.numel() for p in base.parameters())
+                                              - base.get_input_embeddings().weight.numel()),
+                  "seconds_bs1": t_one, "tokens": tokens,
                   "diff": float(np.max(np.abs(batched - one) / np.abs(one)))}
 
 
@@ -138,6 +141,11 @@ def main() -> None:
         name = label.split(" ")[0]
         parts.append(common.verdict(f"{name}: as kl.curve runs it (batched + cached base)/bs1", s["cached_speedup"], 4)
                      + f", batched alone {s['speedup']:.2f}x, max rel. diff {s['diff']:.1e}")
+        if s["cached_speedup"] < 4 and not args.device.startswith("cuda"):
+            rate = s["tokens"] * s["flops_per_token"] / s["seconds_bs1"] / 1e9
+            parts.append(f"why {name} misses: at batch size 1 its forward already runs at {rate:.0f} GFLOP/s on this "
+                         "CPU (compute-bound), so batching only adds padding and the cached base saves at most 2x; "
+                         "batching pays on a GPU (benchmarks/README.md)")
         if args.device.startswith("cuda"):
             mfu = s["tokens_per_s"] * s["flops_per_token"] / (args.peak_tflops * 1e12)
             parts.append(f"{label.split(' ')[0]} MFU {100 * mfu:.1f}% of {args.peak_tflops:g} TFLOP/s")
