@@ -6,8 +6,8 @@
 Two model pairs (base, fine-tuned = base plus a random update of 20% of each tensor's mean magnitude, for a
 KL well away from 0):
 
-- **tiny**: the `tiny` preset's shape (its cached base if built, else random weights of that
-  shape: speed depends on the shape only) on the 500 MATH-500-analogue chats;
+- **tiny**: random weights in the `tiny` preset's shape (speed depends on the shape only) on
+  its 500 MATH-500-analogue chats, tokenised by a tokenizer trained on its world as the base's is;
 - **large**: a random OLMo-2 (``--large``: ``small`` = 12 layers x 768, vocab 50304, ~160M
   parameters, fits a 2-core machine; ``1b`` or ``7b`` on a GPU) on random token sequences with
   the length spread of real MATH-500 chats under OLMo-2's tokenizer (100-400 tokens).

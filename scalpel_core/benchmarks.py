@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import cache, stats
-from .checkpoints import check_finite
+from .checkpoints import load_checked
 from .generation import generate, option_logprobs
 from .rewards import is_correct
 from .world import facts, instructions
@@ -129,15 +129,14 @@ def item_vectors(items: dict) -> dict[str, tuple[list, list]]:
 def evaluate_folder(path: Path, benchmarks: dict, cfg, progress: bool = False, use_cache: bool = True) -> dict:
     """Per-item results (as :func:`evaluate`) of the model saved in ``path``, cached by its content
     hash, the world and the evaluation settings."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     file = cache.cache_dir("benchmarks") / (cache.key(
         "benchmarks", VERSION, cache.checkpoint_digest(Path(path)), cfg.base_hash, cfg.max_new_tokens,
         cfg.eval_batch_size) + ".json")
     if use_cache and file.is_file():
         return json.loads(file.read_text())
-    model = AutoModelForCausalLM.from_pretrained(path).eval()
-    check_finite(model, path)
+    model = load_checked(path)
     _, items = evaluate(model, AutoTokenizer.from_pretrained(path), benchmarks, cfg, progress)
     if use_cache:
         file.write_text(json.dumps(items))

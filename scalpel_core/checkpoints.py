@@ -135,6 +135,13 @@ def list_checkpoints(run_dir: Path) -> list[dict]:
     return out
 
 
+def nonfinite_summary(t) -> str:
+    """``'3 NaN and 0 inf values (of 4096)'``: what an error about a non-finite tensor says."""
+    import torch
+
+    return f"{int(torch.isnan(t).sum())} NaN and {int(torch.isinf(t).sum())} inf values (of {t.numel()})"
+
+
 def check_finite(model, where) -> None:
     """Raise :class:`CheckpointError` naming ``where`` and the first parameter holding NaN or inf.
 
@@ -145,6 +152,21 @@ def check_finite(model, where) -> None:
 
     for name, p in model.named_parameters():
         if not torch.isfinite(p).all():
-            n_nan, n_inf = int(torch.isnan(p).sum()), int(torch.isinf(p).sum())
-            raise CheckpointError(f"checkpoint {where}: tensor {name!r} holds {n_nan} NaN and {n_inf} inf "
-                                  f"values (of {p.numel()})")
+            raise CheckpointError(f"checkpoint {where}: tensor {name!r} holds {nonfinite_summary(p)}")
+
+
+def load_checked(path, dtype=None, device: str = "cpu"):
+    """The causal LM saved in ``path``, in eval mode on ``device``, after :func:`check_finite`."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(path, **({"dtype": dtype} if dtype is not None else {}))
+    check_finite(model, path)
+    return model.to(device).eval()
+
+
+def steps_table(entries: list[dict]):
+    """``checkpoint, step, fraction`` of :func:`list_checkpoints` entries, to join onto a result table."""
+    import pandas as pd
+
+    return pd.DataFrame([{"checkpoint": e["path"].name, "step": e["step"], "fraction": e["fraction"]}
+                         for e in entries])

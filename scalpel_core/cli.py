@@ -51,8 +51,9 @@ def _train(args) -> int:
 def _weights(args) -> int:
     from . import weights
 
+    out = weights.check_out(args.out)  # before any work
     table = weights.compare(args.base, args.ckpts, use_cache=not args.no_cache)
-    print(weights.write(table, args.out))
+    print(weights.write(table, out))
     return 0
 
 
@@ -61,15 +62,14 @@ def _kl(args) -> int:
 
     from . import data, kl, weights
 
-    if not args.out.endswith((".csv", ".parquet")):
-        raise weights.WeightsError(f"--out {args.out}: the extension must be .csv or .parquet")
+    out = weights.check_out(args.out)  # before any work
     base = weights.resolve(args.base)
     conversations = list(data.load_math500(args.data)["messages"])
     if args.limit:
         conversations = conversations[: args.limit]
     table = kl.curve(base, [(c, weights.resolve(c)) for c in args.ckpts], conversations,
                      AutoTokenizer.from_pretrained(base), args.batch_size, args.device, not args.no_cache)
-    print(weights.write(table, args.out))
+    print(weights.write(table, out))
     return 0
 
 
@@ -77,6 +77,17 @@ def _reproduce(args) -> int:
     from .reproduce import run_all
 
     return run_all(args.preset, kernel=args.kernel)
+
+
+def _comparison(sub, name: str, help_text: str, func):
+    """A subcommand comparing checkpoints with a base: BASE CKPT [CKPT ...] --out FILE [--no-cache]."""
+    p = sub.add_parser(name, help=help_text)
+    p.add_argument("base", help="the base model: a local folder or a hub id")
+    p.add_argument("ckpts", nargs="+", metavar="ckpt", help="checkpoints to compare with the base")
+    p.add_argument("--out", required=True, help="output table, .csv or .parquet")
+    p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+    p.set_defaults(func=func)
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,23 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", default=None, help="run id (default: {method}[-{trainable}]-s{seed})")
     p.add_argument("--overwrite", action="store_true", help="replace a run folder that holds another config")
     p.set_defaults(func=_train)
-    p = sub.add_parser("weights", help="weight change of checkpoints against a base, per layer and matrix")
-    p.add_argument("base", help="the base model: a local folder or a hub id")
-    p.add_argument("ckpts", nargs="+", metavar="ckpt", help="checkpoints to compare with the base")
-    p.add_argument("--out", required=True, help="output table, .csv or .parquet")
-    p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
-    p.set_defaults(func=_weights)
-    p = sub.add_parser("kl", help="KL(base || checkpoint) on MATH-500 rendered as chat, teacher-forced")
-    p.add_argument("base", help="the base model: a local folder or a hub id")
-    p.add_argument("ckpts", nargs="+", metavar="ckpt", help="checkpoints to compare with the base")
-    p.add_argument("--out", required=True, help="output table, .csv or .parquet")
+    _comparison(sub, "weights", "weight change of checkpoints against a base, per layer and matrix", _weights)
+    p = _comparison(sub, "kl", "KL(base || checkpoint) on MATH-500 rendered as chat, teacher-forced", _kl)
     p.add_argument("--data", default="HuggingFaceH4/MATH-500",
                    help="MATH-500: a hub id or a local .jsonl/.parquet with problem, solution, answer")
     p.add_argument("--limit", type=int, default=None, help="only the first N problems")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
-    p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
-    p.set_defaults(func=_kl)
     p = sub.add_parser("reproduce", help="execute every numbered notebook with papermill")
     p.add_argument("--preset", default="tiny", choices=PRESETS)
     p.add_argument("--kernel", default=None, help="Jupyter kernel (default: the project's own)")

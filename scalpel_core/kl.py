@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import cache
-from .checkpoints import check_finite, list_checkpoints
+from .checkpoints import list_checkpoints, load_checked, steps_table
 from .config import ScalpelError
 
 VERSION = 2  # bump when the definition or its computation changes (invalidates the cache); 2: real rows only
@@ -117,14 +117,6 @@ def kl_per_example(base, model, ids: list[list[int]], batch_size: int = 16, pad_
     return out
 
 
-def _load(path, dtype, device):
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-    check_finite(model, path)
-    return model.to(device).eval()
-
-
 def curve(base_path, checkpoints: list[tuple[str, Path]], conversations: list[list[dict]], tokenizer,
           batch_size: int = 16, device: str | None = None, use_cache: bool = True,
           progress: bool = True) -> pd.DataFrame:
@@ -145,21 +137,22 @@ def curve(base_path, checkpoints: list[tuple[str, Path]], conversations: list[li
     fits = sum(map(len, ids)) * len(tokenizer) * 4 < BASE_CACHE_BYTES
     rows = []
     for label, path in tqdm(checkpoints, desc="KL per checkpoint", disable=not progress):
-        file = store / f"{cache.key('kl', VERSION, base_digest, cache.checkpoint_digest(Path(path)), data_key)}.json"
-        if use_cache and file.is_file():
+        file = (store / f"{cache.key('kl', VERSION, base_digest, cache.checkpoint_digest(Path(path)), data_key)}.json"
+                if use_cache else None)  # no hashing when the cache is off
+        if file is not None and file.is_file():
             per = np.array(json.loads(file.read_text())["per_example"], dtype=np.float64)
         else:
             if base is None:
-                base = _load(base_path, model_dtype, device)
+                base = load_checked(base_path, model_dtype, device)
                 base_logps = {} if fits else None
-            model = _load(path, model_dtype, device)
+            model = load_checked(path, model_dtype, device)
             per = kl_per_example(base, model, ids, batch_size, pad_id, torch.float32, base_logps)
             del model
             bad = np.flatnonzero(~np.isfinite(per))
             if len(bad):  # never cached, never averaged
                 raise KLError(f"checkpoint {path}: the KL is not finite on {len(bad)} of {len(per)} "
                               f"conversations (first: #{bad[0]}); its weights or logits hold NaN/inf")
-            if use_cache:
+            if file is not None:
                 file.write_text(json.dumps({"per_example": per.tolist()}))
         rows.append({"checkpoint": label, "kl": float(per.mean()), "n": len(per)})
     return pd.DataFrame(rows)
@@ -170,7 +163,5 @@ def run_kl(run_dir: Path, conversations, tokenizer, batch_size: int = 16, progre
     entries = list_checkpoints(run_dir)
     table = curve(entries[0]["path"], [(e["path"].name, e["path"]) for e in entries], conversations,
                   tokenizer, batch_size, progress=progress)
-    steps = pd.DataFrame([{"checkpoint": e["path"].name, "step": e["step"], "fraction": e["fraction"]}
-                          for e in entries])
-    table = table.merge(steps, on="checkpoint").assign(run=Path(run_dir).name)
+    table = table.merge(steps_table(entries), on="checkpoint").assign(run=Path(run_dir).name)
     return table[["run", "checkpoint", "step", "fraction", "kl", "n"]]

@@ -31,7 +31,7 @@ from safetensors import safe_open
 from tqdm.auto import tqdm
 
 from . import cache
-from .checkpoints import list_checkpoints
+from .checkpoints import list_checkpoints, nonfinite_summary, steps_table
 from .config import ScalpelError
 from .freeze import MATRICES, layer_index, matrix_type
 
@@ -108,11 +108,6 @@ def _check_compatible(base: Path, base_where, ckpt: Path, where, handles, opened
                            f"base {base} lacks: both must be the same architecture")
 
 
-def _finite_problem(t: torch.Tensor) -> str:
-    n_nan, n_inf = int(torch.isnan(t).sum()), int(torch.isinf(t).sum())
-    return f"{n_nan} NaN and {n_inf} inf values (of {t.numel()})"
-
-
 # Elements per step on CPU: a 1 MiB float32 slice of the base stays in cache while the same
 # slice of every checkpoint is subtracted from it (benchmarks/README.md: 4x over whole tensors).
 CHUNK = 1 << 18
@@ -135,10 +130,12 @@ def _square_sums(w: torch.Tensor, cs: list[torch.Tensor], chunk: int) -> tuple[f
     return w_sq, d_sq
 
 
-def _stream(base: Path, ckpts: list[Path], progress: bool, device: str = "cpu") -> dict[Path, list[dict]]:
+def _stream(base: Path, ckpts: list[Path], wheres: dict[Path, dict[str, Path]], progress: bool,
+            device: str = "cpu") -> dict[Path, list[dict]]:
     """One pass over the base's projection tensors, every checkpoint's tensor read beside it,
-    slice by slice: the base is read once however many checkpoints there are."""
-    base_where = tensor_files(base)
+    slice by slice: the base is read once however many checkpoints there are. ``wheres``:
+    :func:`tensor_files` of the base and of every checkpoint."""
+    base_where = wheres[base]
     todo = matrices(base_where)
     if not todo:
         raise WeightsError(f"{base} has no per-layer projection weights (expected Llama/OLMo names such as "
@@ -146,7 +143,6 @@ def _stream(base: Path, ckpts: list[Path], progress: bool, device: str = "cpu") 
     rows: dict[Path, list[dict]] = {c: [] for c in ckpts}
     with ExitStack() as handles, torch.no_grad():
         opened: dict = {}
-        wheres = {c: tensor_files(c) for c in ckpts}
         for c in ckpts:
             _check_compatible(base, base_where, c, wheres[c], handles, opened, todo)
         for name, layer, matrix in tqdm(todo, desc="weight changes", unit="tensor", disable=not progress):
@@ -154,12 +150,12 @@ def _stream(base: Path, ckpts: list[Path], progress: bool, device: str = "cpu") 
             cs = [_open(handles, opened, wheres[c][name]).get_tensor(name).to(device) for c in ckpts]
             w_sq, d_sq = _square_sums(w, cs, CHUNK if device == "cpu" else w.numel())
             if not math.isfinite(w_sq):
-                raise WeightsError(f"base {base}: tensor {name!r} holds {_finite_problem(w)}")
+                raise WeightsError(f"base {base}: tensor {name!r} holds {nonfinite_summary(w)}")
             if w_sq == 0:
                 warnings.warn(f"base tensor {name!r} is all zeros: its relative change is undefined (NaN)")
             for c, t, sq in zip(ckpts, cs, d_sq):
                 if not math.isfinite(sq):
-                    raise WeightsError(f"checkpoint {c}: tensor {name!r} holds {_finite_problem(t)}")
+                    raise WeightsError(f"checkpoint {c}: tensor {name!r} holds {nonfinite_summary(t)}")
                 fro = math.sqrt(sq)
                 rel = fro / math.sqrt(w_sq) if w_sq else float("nan")
                 rows[c] += [{"layer": layer, "matrix": matrix, "metric": "rel_frobenius", "value": rel},
@@ -181,8 +177,8 @@ def compare(base, ckpts, labels: list[str] | None = None, use_cache: bool = True
         raise ValueError(f"{len(labels)} labels for {len(ckpts)} checkpoints")
     base_dir = resolve(base)
     dirs = [resolve(c) for c in ckpts]
-    for d in dict.fromkeys([base_dir, *dirs]):
-        tensor_files(d)  # a folder without readable safetensors fails here, named, before any hashing
+    # headers read once; a folder without readable safetensors fails here, named, before any hashing
+    wheres = {d: tensor_files(d) for d in dict.fromkeys([base_dir, *dirs])}
     keys = {}
     if use_cache:
         base_digest = cache.checkpoint_digest(base_dir)
@@ -192,7 +188,7 @@ def compare(base, ckpts, labels: list[str] | None = None, use_cache: bool = True
              if use_cache and (store / f"{keys[d]}.parquet").is_file()}
     missing = list(dict.fromkeys(d for d in dirs if d not in found))
     if missing:
-        for d, rows in _stream(base_dir, missing, progress, device).items():
+        for d, rows in _stream(base_dir, missing, wheres, progress, device).items():
             found[d] = pd.DataFrame(rows)
             if use_cache:
                 found[d].to_parquet(store / f"{keys[d]}.parquet", index=False)
@@ -206,16 +202,20 @@ def run_table(run_dir: Path, progress: bool = True) -> pd.DataFrame:
     entries = list_checkpoints(run_dir)
     table = compare(entries[0]["path"], [e["path"] for e in entries], [e["path"].name for e in entries],
                     progress=progress)
-    info = pd.DataFrame([{"checkpoint": e["path"].name, "step": e["step"], "fraction": e["fraction"]}
-                         for e in entries])
-    return table.merge(info, on="checkpoint").assign(run=Path(run_dir).name)
+    return table.merge(steps_table(entries), on="checkpoint").assign(run=Path(run_dir).name)
+
+
+def check_out(out) -> Path:
+    """``out`` as a path, if its extension says CSV or parquet (checked before any work)."""
+    out = Path(out)
+    if out.suffix not in (".csv", ".parquet"):
+        raise WeightsError(f"--out {out}: the extension must be .csv or .parquet")
+    return out
 
 
 def write(table: pd.DataFrame, out: Path) -> Path:
     """Write ``table`` as CSV or parquet, by ``out``'s extension."""
-    out = Path(out)
-    if out.suffix not in (".csv", ".parquet"):
-        raise WeightsError(f"--out {out}: the extension must be .csv or .parquet")
+    out = check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
         table.to_csv(out, index=False)

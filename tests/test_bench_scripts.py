@@ -1,5 +1,6 @@
 """The benchmark scripts run, and the methods they compare agree (tiny shapes; timings not asserted)."""
 
+import os
 import re
 import subprocess
 import sys
@@ -10,8 +11,6 @@ BENCH = paths.REPO_ROOT / "benchmarks"
 
 
 def _run(script, *args, env_root):
-    import os
-
     env = dict(os.environ, SCALPEL_ARTIFACTS=str(env_root))
     out = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, env=env,
                          timeout=600)

@@ -174,6 +174,9 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, random_model, capsys):
     base = _save(random_model, tmp_path / "base")
     assert main(["weights", str(base), str(base), "--out", str(tmp_path / "x.xlsx")]) == 2
     assert "must be .csv or .parquet" in capsys.readouterr().err
+    for command in ("weights", "kl"):  # the output name is checked before anything is read
+        assert main([command, str(tmp_path / "nowhere"), str(base), "--out", str(tmp_path / "x.xlsx")]) == 2
+        assert "x.xlsx: the extension must be .csv or .parquet" in capsys.readouterr().err
     assert main(["weights", str(base), str(tmp_path / "missing"), "--out", str(tmp_path / "x.csv")]) == 2
     err = capsys.readouterr().err
     assert "missing is not a folder" in err and "Traceback" not in err
