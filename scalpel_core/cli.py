@@ -5,7 +5,7 @@
     scalpel train --config recipes/paper/grpo.yaml   # a recipe; also under `accelerate launch -m scalpel_core.cli`
     scalpel weights BASE CKPT [CKPT ...] --out changes.csv   # weight change per layer x matrix (.csv/.parquet)
     scalpel kl BASE CKPT [CKPT ...] --out kl.csv             # KL(base || ckpt) on MATH-500, teacher-forced
-    scalpel reproduce --preset tiny            # execute every numbered notebook with papermill
+    scalpel reproduce --preset tiny            # execute the papermill plan (plan.yaml); --dry-run, --force
 
 BASE and CKPT are local Hugging Face model folders or hub ids.
 """
@@ -76,7 +76,7 @@ def _kl(args) -> int:
 def _reproduce(args) -> int:
     from .reproduce import run_all
 
-    return run_all(args.preset, kernel=args.kernel)
+    return run_all(args.preset, kernel=args.kernel, force=args.force, dry_run=args.dry_run, plan_file=args.plan)
 
 
 def _comparison(sub, name: str, help_text: str, func):
@@ -114,9 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None, help="only the first N problems")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
-    p = sub.add_parser("reproduce", help="execute every numbered notebook with papermill")
+    p = sub.add_parser("reproduce", help="execute the papermill plan (plan.yaml) in dependency order")
     p.add_argument("--preset", default="tiny", choices=PRESETS)
     p.add_argument("--kernel", default=None, help="Jupyter kernel (default: the project's own)")
+    p.add_argument("--force", action="store_true", help="run every step, even those that are up to date")
+    p.add_argument("--dry-run", action="store_true", help="list the steps and which would run; run nothing")
+    p.add_argument("--plan", default=None, help="another plan file (default: plan.yaml at the repository root)")
     p.set_defaults(func=_reproduce)
     args = parser.parse_args(argv)
     try:

@@ -96,7 +96,8 @@ def training_curves(log, title: str):
     return fig
 
 
-RUN_COLORS = {"base": "0.55", "grpo": "tab:blue", "sft1ep": "tab:orange", "sft3ep": "tab:red"}
+RUN_COLORS = {"base": "0.55", "grpo": "tab:blue", "sft1ep": "tab:orange", "sft3ep": "tab:red",
+              "sft3ep-attention": "tab:green", "sft3ep-qk": "tab:purple", "sft3ep-frozen-mid-mlp": "tab:brown"}
 RUN_LABELS = {"base": "Base", "grpo": "GRPO", "sft1ep": "SFT (1 epoch)", "sft3ep": "SFT (3 epochs)"}
 
 
@@ -121,9 +122,12 @@ def kl_curves(table, pairs: list[tuple[str, ...]],
     return fig
 
 
-def benchmark_bars(scores, title: str = "Model performance across maths and knowledge benchmarks"):
+def benchmark_bars(scores, title: str = "Model performance across maths and knowledge benchmarks",
+                   labels: dict | None = None):
     """Grouped bars per benchmark (hue = model) with bootstrap 95% error bars and each value on its bar.
-    ``scores``: :func:`scalpel_core.benchmarks.score_table`."""
+    ``scores``: :func:`scalpel_core.benchmarks.score_table`; ``labels``: model -> legend entry
+    (default :data:`RUN_LABELS`)."""
+    labels = labels or RUN_LABELS
     models = list(dict.fromkeys(scores.model))
     bench = list(dict.fromkeys(scores.benchmark))
     width = 0.8 / len(models)
@@ -132,7 +136,7 @@ def benchmark_bars(scores, title: str = "Model performance across maths and know
         t = scores[scores.model == model].set_index("benchmark").loc[bench]
         x = [i + (j - (len(models) - 1) / 2) * width for i in range(len(bench))]
         err = [(t.score - t.lo).clip(lower=0), (t.hi - t.score).clip(lower=0)]
-        ax.bar(x, t.score, width, yerr=err, capsize=2, color=RUN_COLORS.get(model), label=RUN_LABELS.get(model, model),
+        ax.bar(x, t.score, width, yerr=err, capsize=2, color=RUN_COLORS.get(model), label=labels.get(model, model),
                error_kw={"elinewidth": 0.8})
         for xi, v, hi in zip(x, t.score, t.hi):
             ax.text(xi, hi + 0.015, f"{v:.2f}", ha="center", va="bottom", fontsize=6, rotation=90)

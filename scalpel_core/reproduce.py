@@ -1,28 +1,72 @@
-"""Execute every numbered notebook of ``notebooks/`` with papermill, for one preset.
+"""Execute the papermill plan (``plan.yaml``) of one preset.
 
-    scalpel reproduce --preset tiny     # what `make reproduce` runs
+    scalpel reproduce --preset tiny       # what `make reproduce` runs
+    scalpel reproduce --preset smoke      # the same plan in seconds (CI, nbval)
+    scalpel reproduce --preset tiny --dry-run   # list the steps and which are up to date
+    scalpel reproduce --preset tiny --force     # run every step again
 
-Executed copies go to ``papermill_runs/{preset}/`` (one per parameter set of ``VARIANTS``); the notebooks write their figures to
-``figures/{preset}/``. Stops at the first failing notebook and names it; the partly
-executed copy is kept for inspection. For the miniature presets the base model is built
-(or found in the cache) first, with a progress bar in the terminal, so the long
-pretraining is visible; the notebooks then reuse it.
+Steps run in dependency order; a step whose notebook code, parameters, ``scalpel_core`` code and
+inputs are unchanged since its last successful run is skipped. Executed copies go to
+``papermill_runs/{preset}/``, figures to ``figures/{preset}/``, and ``figures/{preset}/manifest.json``
+maps every file a step wrote there to its notebook, parameters and git commit. The first failing
+step stops the run, naming its notebook and cell; the partly executed copy is kept.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 import time
+from pathlib import Path
 
-from . import paths
+from . import paths, plan
 
 KERNEL = "scalpel-vs-hammer"  # registered inside the project's venv by `make`
-# Notebooks executed more than once, one copy per parameter set: {stem}__{values}.ipynb.
-VARIANTS = {"01_training": [{"method": m} for m in ("grpo", "sft1ep", "sft3ep")]}
+MANIFEST = "manifest.json"
 
 
 def notebooks() -> list:
     return sorted(p for p in paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+
+
+def git_commit() -> str:
+    """HEAD of the repository, with ``+dirty`` when the code (package, notebooks, plan) differs from it."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(paths.REPO_ROOT), *args], capture_output=True, text=True)
+    head = git("rev-parse", "HEAD")
+    if head.returncode:
+        return "unknown (not a git checkout)"
+    dirty = git("status", "--porcelain", "--", "scalpel_core", "notebooks", "plan.yaml").stdout.strip()
+    return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
+def _snapshot(directory: Path) -> dict:
+    if not directory.is_dir():
+        return {}
+    return {p.name: p.stat().st_mtime_ns for p in directory.iterdir() if p.is_file() and p.name != MANIFEST}
+
+
+def _written(before: dict, directory: Path) -> list:
+    return sorted(name for name, mtime in _snapshot(directory).items() if before.get(name) != mtime)
+
+
+def update_manifest(figures: Path, step: plan.Step, preset: str, files: list, executed: Path) -> None:
+    """Record ``files`` (under ``figures``) as written by ``step``; other steps' entries stay."""
+    path = figures / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        manifest = {}
+    entries = {k: v for k, v in manifest.get("files", {}).items() if v.get("step") != step.name}
+    record = {"step": step.name, "notebook": f"notebooks/{step.notebook.name}",
+              "executed": str(executed.relative_to(paths.REPO_ROOT)) if executed.is_relative_to(paths.REPO_ROOT)
+              else str(executed),
+              "parameters": step.all_parameters(preset), "commit": git_commit()}
+    entries |= {name: record for name in files}
+    figures.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"preset": preset, "plan": "plan.yaml", "files": dict(sorted(entries.items()))},
+                               indent=1, ensure_ascii=False) + "\n")
 
 
 def _first_line(source: str) -> str:
@@ -30,20 +74,26 @@ def _first_line(source: str) -> str:
     return lines[0] if lines else ""
 
 
-def executions(preset: str) -> list[tuple]:
-    """(notebook, parameters, output path) of every papermill run of ``preset``, in order."""
-    out = []
-    for nb in notebooks():
-        for extra in VARIANTS.get(nb.stem, [{}]):
-            name = nb.stem + ("__" + "-".join(str(v) for v in extra.values()) if extra else "") + ".ipynb"
-            out.append((nb, {"preset": preset, "progress": False, **extra}, paths.papermill_dir(preset) / name))
-    return out
-
-
-def run_all(preset: str, kernel: str | None = None) -> int:
+def _execute(step: plan.Step, preset: str, out: Path, kernel: str, label: str) -> str | None:
+    """Run one step with papermill; None on success, else a message naming the notebook and cell."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    try:
+        pm.execute_notebook(str(step.notebook), str(out), parameters=step.all_parameters(preset),
+                            kernel_name=kernel, cwd=str(step.notebook.parent),
+                            progress_bar={"desc": label, "leave": False})
+    except PapermillExecutionError as err:
+        return (f"step {step.name!r} failed in {step.notebook.name}, cell In [{err.exec_count}] "
+                f"({_first_line(err.source)!r}): {err.ename}: {err.evalue}")
+    except Exception as err:  # kernel died, kernel not installed, unreadable notebook, ...
+        return f"step {step.name!r} failed to execute {step.notebook.name}: {type(err).__name__}: {err}"
+    return None
+
+
+def _prepare(preset: str) -> None:
+    """Build (or find) the miniature base first, with a progress bar in the terminal: inside
+    notebook 00 the long pretraining would show only as one slow cell."""
     from . import config
     from .world.base import build_base
 
@@ -51,19 +101,48 @@ def run_all(preset: str, kernel: str | None = None) -> int:
     if cfg.world == "mini":
         print(f"[reproduce] base model of {preset!r} (cached after the first build)", flush=True)
         build_base(cfg, progress=True)
-    out_dir = paths.papermill_dir(preset)
+
+
+def run_all(preset: str, kernel: str | None = None, force: bool = False, dry_run: bool = False,
+            plan_file: Path | None = None, notebooks_dir: Path | None = None, prepare: bool = True) -> int:
+    """Execute the plan for ``preset``; returns a process exit code (0 on success).
+    ``prepare=False`` skips building the miniature base up front (the base step then builds it)."""
+    steps = plan.load(plan_file, notebooks_dir)
+    digests = plan.digests(steps, preset)
+    out_dir, figures = paths.papermill_dir(preset), paths.figures_dir(preset)
+    todo = []  # a step runs when it is not up to date, or when a step it depends on runs (new inputs)
+    for s in steps:
+        if force or any(d in {t.name for t in todo} for d in s.after) or \
+                not plan.up_to_date(s, preset, digests[s.name], out_dir, figures):
+            todo.append(s)
+    print(f"[reproduce] plan of {preset!r}: {len(steps)} steps, {len(steps) - len(todo)} up to date, "
+          f"{len(todo)} to run", flush=True)
+    if dry_run:
+        for s in steps:
+            print(f"  {'run ' if s in todo else 'skip'}  {s.name:<28} {s.notebook.name} -> {s.output}")
+        return 0
+    if todo and prepare:
+        _prepare(preset)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for nb, parameters, out in executions(preset):
-        print(f"[reproduce] {nb.name} -> {out.relative_to(paths.REPO_ROOT)}", flush=True)
-        t0 = time.time()
-        try:
-            # progress bars off inside the notebooks: papermill shows its own per-cell bar
-            pm.execute_notebook(str(nb), str(out), parameters=parameters, kernel_name=kernel or KERNEL,
-                                cwd=str(paths.notebooks_dir()), progress_bar=True)
-        except PapermillExecutionError as err:
-            print(f"[reproduce] FAILED: {out.name}, cell In [{err.exec_count}] "
-                  f"({_first_line(err.source)!r}): {err.ename}: {err.evalue}\n"
-                  f"[reproduce] the partly executed notebook is kept at {out}", file=sys.stderr)
+    t_start = time.time()
+    for i, step in enumerate(steps, 1):
+        out = out_dir / step.output
+        label = f"[{i}/{len(steps)}] {step.name}"
+        if step not in todo:
+            print(f"[reproduce] {label}: up to date ({out.relative_to(paths.REPO_ROOT)})", flush=True)
+            continue
+        print(f"[reproduce] {label}: {step.notebook.name} -> {out.relative_to(paths.REPO_ROOT)}", flush=True)
+        before, t0 = _snapshot(figures), time.time()
+        failure = _execute(step, preset, out, kernel or KERNEL, label)
+        if failure:
+            print(f"[reproduce] FAILED: {failure}\n[reproduce] the partly executed notebook is kept at {out}; "
+                  "later steps were not run", file=sys.stderr, flush=True)
             return 1
-        print(f"[reproduce] {out.name} done in {time.time() - t0:.0f} s", flush=True)
+        files = _written(before, figures)
+        update_manifest(figures, step, preset, files, out)
+        plan.write_state(preset, step.name, {"digest": digests[step.name], "files": files,
+                                             "seconds": round(time.time() - t0, 1)})
+        print(f"[reproduce] {label} done in {time.time() - t0:.0f} s"
+              + (f", wrote {len(files)} files to {figures.name}/" if files else ""), flush=True)
+    print(f"[reproduce] {preset}: all {len(steps)} steps up to date ({time.time() - t_start:.0f} s)", flush=True)
     return 0

@@ -39,6 +39,17 @@ def method_of(run: str) -> str:
     return run.split("-")[0]
 
 
+def model_name(run: str) -> str:
+    """A run id without its seed, the name its final model goes by: ``sft3ep-qk-s0`` -> ``sft3ep-qk``."""
+    head, _, seed = run.rpartition("-s")
+    return head if head and seed.isdigit() else run
+
+
+def spec_of(run: str) -> str:
+    """The trainable spec of a run id: ``sft3ep-frozen-mid-mlp-s0`` -> ``frozen-mid-mlp``, ``grpo-s0`` -> ``all``."""
+    return model_name(run).partition("-")[2] or "all"
+
+
 def run_dir(cfg: Config, run: str | None = None) -> Path:
     return paths.artifacts_dir() / cfg.preset / (run or run_id(cfg))
 
@@ -105,9 +116,10 @@ def finished(preset: str, run: str) -> Path:
     from .checkpoints import CheckpointError, read_manifest
 
     directory = paths.artifacts_dir() / preset / run
-    method = method_of(run)
-    how = (f"train it with notebooks/01_training.ipynb (preset={preset!r}, method={method!r}) or "
-           f"`scalpel train --preset {preset} --method {method}`")
+    method, spec = method_of(run), spec_of(run)
+    nb_args = f"preset={preset!r}, method={method!r}" + (f", trainable={spec!r}" if spec != "all" else "")
+    cli_args = f"--preset {preset} --method {method}" + (f" --trainable {spec}" if spec != "all" else "")
+    how = f"train it with notebooks/01_training.ipynb ({nb_args}) or `scalpel train {cli_args}`"
     if not (directory / MANIFEST).is_file():
         raise CheckpointError(f"run {run!r} of preset {preset!r} not found at {directory}: {how}")
     if not read_manifest(directory).get("complete"):

@@ -31,7 +31,8 @@ def _exponent(top: float) -> int:
 
 
 def _draw(ax, values: np.ndarray, norm, annotate: bool):
-    """The heatmap; cells labelled in units of 10^e of this panel's largest value (returned)."""
+    """The heatmap; cells labelled in units of 10^e of this panel's largest value (returned), and
+    exactly unchanged cells as a bare ``0``."""
     im = ax.imshow(values, origin="lower", aspect="auto", cmap=CMAP, norm=norm)  # layer 0 at the bottom
     ax.grid(False)
     ax.set_xticks(range(len(MATRICES)), MATRICES)
@@ -42,7 +43,8 @@ def _draw(ax, values: np.ndarray, norm, annotate: bool):
     if annotate:
         for (r, c), v in np.ndenumerate(values):
             shade = norm(v) if norm.vmax > norm.vmin else 0
-            ax.text(c, r, f"{v / 10.0 ** e:.1f}", ha="center", va="center", fontsize=7,
+            text = "0" if v == 0 else f"{v / 10.0 ** e:.1f}"  # exactly unchanged (a frozen matrix)
+            ax.text(c, r, text, ha="center", va="center", fontsize=7,
                     color="white" if shade > 0.55 else "black")
     return im, e
 

@@ -1,9 +1,8 @@
-"""The `scalpel` CLI and the papermill runner behind `make reproduce`."""
+"""The `scalpel` CLI (the papermill plan runner is tested in test_reproduce.py)."""
 
-import nbformat
 import pytest
 
-from scalpel_core import cli, paths, reproduce
+from scalpel_core import cli
 
 
 def test_unknown_preset_is_refused_with_choices(capsys):
@@ -11,60 +10,6 @@ def test_unknown_preset_is_refused_with_choices(capsys):
         cli.main(["base", "--preset", "tinyy"])
     assert err.value.code == 2
     assert "invalid choice: 'tinyy'" in capsys.readouterr().err
-
-
-def _notebook(path, *sources):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
-    nb.cells[0].metadata["tags"] = ["parameters"]
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
-    nbformat.write(nb, path)
-
-
-def test_reproduce_runs_in_order_and_stops_at_first_failure(tmp_path, monkeypatch, capsys):
-    nbs, runs = tmp_path / "notebooks", tmp_path / "runs"
-    nbs.mkdir()
-    _notebook(nbs / "00_ok.ipynb", 'preset = "x"\nprogress = True', "print('preset is', preset, progress)")
-    _notebook(nbs / "01_bad.ipynb", 'preset = "x"', "x = 1", "raise RuntimeError('boom')")
-    _notebook(nbs / "02_never.ipynb", 'preset = "x"', "print('should not run')")
-    (nbs / "notes.ipynb").write_text("not numbered, not run")
-    monkeypatch.setattr(paths, "notebooks_dir", lambda: nbs)
-    monkeypatch.setattr(paths, "papermill_dir", lambda preset: runs / preset)
-    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
-    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path / "artifacts"))
-
-    assert reproduce.run_all("smoke", kernel="python3") == 1
-    err = capsys.readouterr().err
-    # the count is the one shown in the kept notebook (papermill injects a parameters cell)
-    assert "FAILED: 01_bad.ipynb, cell In [4] (\"raise RuntimeError('boom')\"): RuntimeError: boom" in err
-    assert "preset is smoke False" in (runs / "smoke" / "00_ok.ipynb").read_text()
-    assert (runs / "smoke" / "01_bad.ipynb").exists()  # the partly executed notebook is kept
-    assert not (runs / "smoke" / "02_never.ipynb").exists()
-    # the miniature base was built up front, where its progress bar is visible
-    assert list((tmp_path / "artifacts" / "smoke" / "base").glob("*/base_meta.json"))
-
-
-def test_reproduce_runs_each_variant_into_its_own_copy(tmp_path, monkeypatch):
-    nbs, runs = tmp_path / "notebooks", tmp_path / "runs"
-    nbs.mkdir()
-    _notebook(nbs / "01_train.ipynb", 'preset = "x"\nmethod = "m"\nprogress = True', "print('method is', method)")
-    monkeypatch.setattr(paths, "notebooks_dir", lambda: nbs)
-    monkeypatch.setattr(paths, "papermill_dir", lambda preset: runs / preset)
-    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
-    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path / "artifacts"))
-    monkeypatch.setattr(reproduce, "VARIANTS", {"01_train": [{"method": "grpo"}, {"method": "sft1ep"}]})
-
-    assert [out.name for _, _, out in reproduce.executions("smoke")] == \
-        ["01_train__grpo.ipynb", "01_train__sft1ep.ipynb"]
-    assert reproduce.run_all("smoke", kernel="python3") == 0
-    for method in ("grpo", "sft1ep"):
-        assert f"method is {method}" in (runs / "smoke" / f"01_train__{method}.ipynb").read_text()
-
-
-def test_the_training_notebook_runs_once_per_method():
-    runs_ = [(nb.name, p.get("method"), out.name) for nb, p, out in reproduce.executions("tiny")]
-    assert [r for r in runs_ if r[0] == "01_training.ipynb"] == [
-        ("01_training.ipynb", m, f"01_training__{m}.ipynb") for m in ("grpo", "sft1ep", "sft3ep")]
 
 
 def test_cli_starts_without_importing_torch():

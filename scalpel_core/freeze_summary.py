@@ -1,0 +1,85 @@
+"""The freeze ablation in numbers and words (notebook 02, claim 6).
+
+- :func:`frozen_cells`: the (layer, matrix) cells a run's trainable spec froze, from its recorded config;
+- :func:`frozen_changes`: the largest change of each frozen cell over all checkpoints (must be exactly 0);
+- :func:`effects`: per ablation and benchmark, whether freezing helped, hurt or made no significant
+  difference against full SFT (paired bootstrap 95% interval of the difference);
+- :func:`describe`: those effects as sentences, computed from the numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .benchmarks import LABELS
+from .freeze import MATRICES, is_trainable, parse_layers
+from .runs import RUN_CONFIG
+
+_NAMES = {m: f"model.layers.{{}}.{'self_attn' if m in ('q', 'k', 'v', 'o') else 'mlp'}.{m}_proj.weight" for m in MATRICES}
+SPEC_LABELS = {"attention": "only attention (q, k, v, o) trained", "qk": "only q and k trained",
+               "frozen-mid-mlp": "mid-layer MLPs frozen", "all": "nothing frozen"}
+
+
+def frozen_cells(run_dir: Path, n_layers: int) -> set[tuple[int, str]]:
+    """(layer, matrix) cells the run's spec froze (``trainable`` and ``frozen_layers`` of its config)."""
+    config = json.loads((Path(run_dir) / RUN_CONFIG).read_text())
+    spec = config.get("trainable", "all")
+    layers = parse_layers(config.get("frozen_layers", ""), n_layers) if spec == "frozen-mid-mlp" else (0, -1)
+    return {(layer, m) for layer in range(n_layers) for m in MATRICES
+            if not is_trainable(_NAMES[m].format(layer), spec, layers)}
+
+
+def frozen_changes(table: pd.DataFrame, run_dirs: dict[str, Path]) -> pd.DataFrame:
+    """Per run: how many cells its spec froze, how many trained, and the largest change of any
+    frozen cell over every checkpoint and metric (exactly 0.0 when freezing worked)."""
+    rows = []
+    for run, directory in run_dirs.items():
+        t = table[table.run == run]
+        cells = frozen_cells(directory, t.layer.nunique())
+        is_frozen = [(layer, m) in cells for layer, m in zip(t.layer, t.matrix)]
+        frozen, trained = t[is_frozen], t[[not f for f in is_frozen]]
+        rows.append({"run": run, "frozen cells": len(cells), "trained cells": trained[["layer", "matrix"]]
+                     .drop_duplicates().shape[0], "checkpoints": t.checkpoint.nunique(),
+                     "largest change of a frozen cell": float(frozen.value.abs().max()) if len(frozen) else 0.0,
+                     "smallest final change of a trained cell": float(
+                         trained[trained.fraction == trained.fraction.max()].value.min()) if len(trained) else 0.0})
+    return pd.DataFrame(rows).set_index("run")
+
+
+def effects(delta_table: pd.DataFrame) -> pd.DataFrame:
+    """``benchmarks.deltas(..., reference=full)`` with an ``effect`` column: ``helped`` when the
+    paired interval of (ablation - full) lies above 0, ``hurt`` below 0, else ``no significant change``."""
+    t = delta_table.copy()
+    t["effect"] = ["helped" if lo > 0 else "hurt" if hi < 0 else "no significant change" for lo, hi in zip(t.lo, t.hi)]
+    t["benchmark"] = t.key.map(LABELS)
+    return t
+
+
+def describe(effect_table: pd.DataFrame, labels: dict[str, str], full_label: str) -> list[str]:
+    """One sentence per ablation, and one overall, from :func:`effects`."""
+    lines, mixed, uniform = [], [], []
+    for model in dict.fromkeys(effect_table.model):
+        t = effect_table[effect_table.model == model]
+
+        def listed(kind):
+            s = t[t.effect == kind]
+            return ", ".join(f"{r.benchmark} ({r.delta:+.3f})" for r in s.itertuples())
+        helped, hurt, same = listed("helped"), listed("hurt"), t[t.effect == "no significant change"]
+        parts = [f"helped {helped}" if helped else "helped no benchmark",
+                 f"hurt {hurt}" if hurt else "hurt none"]
+        tail = f"; no significant change on {len(same)} of {len(t)}" if len(same) else ""
+        lines.append(f"{labels.get(model, model)}, against {full_label}: " + " and ".join(parts) + tail + ".")
+        if helped and hurt:
+            mixed.append(labels.get(model, model))
+        elif helped or hurt:
+            uniform.append(f"{labels.get(model, model)} ({'helped' if helped else 'hurt'} only)")
+    if mixed:
+        lines.append(f"Mixed (helped some benchmarks, hurt others): {', '.join(mixed)}.")
+    if uniform:
+        lines.append(f"One-sided: {', '.join(uniform)}.")
+    if not mixed and not uniform:
+        lines.append("No freezing strategy changed any benchmark significantly.")
+    return lines

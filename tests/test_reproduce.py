@@ -1,0 +1,197 @@
+"""The papermill plan (plan.yaml) and its runner behind `make reproduce`."""
+
+import json
+
+import nbformat
+import pytest
+
+from scalpel_core import cli, paths, plan, reproduce
+
+
+def _notebook(path, params, *sources):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in (params, *sources)]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nbformat.write(nb, path)
+
+
+# A cell that writes one figure-like file and appends to a log of executions.
+WRITE = """
+import os
+from scalpel_core import paths
+out = paths.figures_dir(preset)
+out.mkdir(parents=True, exist_ok=True)
+(out / f"{name}.png").write_text(str(value))
+with open(os.environ["RUN_LOG"], "a") as f:
+    f.write(name + "\\n")
+"""
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """A repository of three small notebooks: a -> b, and c failing on demand."""
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    _notebook(nbs / "a.ipynb", 'preset = "x"\nprogress = True\nname = "a"\nvalue = 1', WRITE)
+    _notebook(nbs / "b.ipynb", 'preset = "x"\nprogress = True\nname = "b"\nvalue = 1', WRITE)
+    _notebook(nbs / "c.ipynb", 'preset = "x"\nprogress = True\nfail = False', "x = 1",
+              "if fail:\n    raise RuntimeError('boom')")
+    monkeypatch.setattr(paths, "notebooks_dir", lambda: nbs)
+    monkeypatch.setattr(paths, "papermill_dir", lambda preset: tmp_path / "runs" / preset)
+    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("SCALPEL_FIGURES", str(tmp_path / "figures"))
+    monkeypatch.setenv("RUN_LOG", str(tmp_path / "log.txt"))
+    return tmp_path
+
+
+def _plan(root, text):
+    f = root / "plan.yaml"
+    f.write_text(text)
+    return f
+
+
+PLAN = """
+steps:
+  second:
+    notebook: b.ipynb
+    parameters: {value: %s}
+    output: b.ipynb
+    after: [first]
+  first:
+    notebook: a.ipynb
+    output: a__out.ipynb
+"""
+
+
+def _run(root, plan_file, **kw):
+    return reproduce.run_all("smoke", kernel="python3", plan_file=plan_file, prepare=False, **kw)
+
+
+def _log(root):
+    f = root / "log.txt"
+    return f.read_text().split() if f.exists() else []
+
+
+def test_runs_in_dependency_order_then_skips_what_is_up_to_date(sandbox, capsys):
+    f = _plan(sandbox, PLAN % 1)
+    assert _run(sandbox, f) == 0
+    assert _log(sandbox) == ["a", "b"]  # `first` before `second`, although listed after it
+    assert "value = 1" in (sandbox / "runs" / "smoke" / "b.ipynb").read_text()
+
+    assert _run(sandbox, f) == 0  # nothing changed: nothing runs
+    assert _log(sandbox) == ["a", "b"]
+    assert "2 up to date, 0 to run" in capsys.readouterr().out
+
+    _plan(sandbox, PLAN % 2)  # new parameters for `second` only
+    assert _run(sandbox, f) == 0
+    assert _log(sandbox) == ["a", "b", "b"]
+
+    (sandbox / "figures" / "smoke" / "a.png").unlink()  # a lost output makes its step run again
+    assert _run(sandbox, f) == 0
+    assert _log(sandbox) == ["a", "b", "b", "a", "b"]  # ... and the steps after it (new inputs)
+
+    assert _run(sandbox, f, force=True) == 0
+    assert _log(sandbox)[-2:] == ["a", "b"]
+
+
+def test_a_change_of_notebook_code_reruns_it_and_its_dependents(sandbox):
+    f = _plan(sandbox, PLAN % 1)
+    assert _run(sandbox, f) == 0
+    nb = nbformat.read(sandbox / "notebooks" / "a.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("a note changes nothing"))
+    nbformat.write(nb, sandbox / "notebooks" / "a.ipynb")
+    assert _run(sandbox, f) == 0
+    assert _log(sandbox) == ["a", "b"]
+    nb.cells.append(nbformat.v4.new_code_cell("y = 2"))
+    nbformat.write(nb, sandbox / "notebooks" / "a.ipynb")
+    assert _run(sandbox, f) == 0
+    assert _log(sandbox) == ["a", "b", "a", "b"]
+
+
+def test_manifest_maps_each_figure_to_notebook_parameters_and_commit(sandbox):
+    assert _run(sandbox, _plan(sandbox, PLAN % 3)) == 0
+    manifest = json.loads((sandbox / "figures" / "smoke" / "manifest.json").read_text())
+    assert manifest["preset"] == "smoke"
+    assert set(manifest["files"]) == {"a.png", "b.png"}
+    b = manifest["files"]["b.png"]
+    assert b["step"] == "second" and b["notebook"] == "notebooks/b.ipynb"
+    assert b["executed"] == "runs/smoke/b.ipynb"
+    assert b["parameters"] == {"preset": "smoke", "progress": False, "value": 3}
+    assert b["commit"] == "unknown (not a git checkout)"  # the sandbox is not a git checkout
+
+
+def test_stops_at_the_first_failure_naming_notebook_and_cell(sandbox, capsys):
+    f = _plan(sandbox, """
+steps:
+  first: {notebook: a.ipynb, output: a.ipynb}
+  broken: {notebook: c.ipynb, parameters: {fail: true}, output: c.ipynb, after: [first]}
+  never: {notebook: b.ipynb, output: b.ipynb, after: [broken]}
+""")
+    assert _run(sandbox, f) == 1
+    err = capsys.readouterr().err
+    # the count is the one shown in the kept notebook (papermill injects a parameters cell)
+    assert "step 'broken' failed in c.ipynb, cell In [4] ('if fail:'): RuntimeError: boom" in err
+    kept = sandbox / "runs" / "smoke" / "c.ipynb"
+    assert "x = 1" in kept.read_text() and "boom" in kept.read_text()  # the partly executed notebook
+    assert not (sandbox / "runs" / "smoke" / "b.ipynb").exists()
+    assert _log(sandbox) == ["a"]
+    assert plan.read_state("smoke", "broken") is None  # a failed step is never up to date
+    assert _run(sandbox, f) == 1 and _log(sandbox) == ["a"]  # `first` is skipped, `broken` retried
+
+
+@pytest.mark.parametrize("text, message", [
+    ("steps:\n  s: {notebook: a.ipynb, output: o.ipynb, params: {}}", "unknown key(s) ['params']"),
+    ("steps:\n  s: {notebook: zz.ipynb, output: o.ipynb}", "notebook 'zz.ipynb' not found"),
+    ("steps:\n  s: {notebook: a.ipynb, output: o.ipynb, parameters: {valu: 2}}",
+     "a.ipynb has no parameter 'valu'; its parameters: name, preset, progress, value"),
+    ("steps:\n  s: {notebook: a.ipynb, output: o.ipynb, parameters: {preset: tiny}}", "which the runner sets itself"),
+    ("steps:\n  s: {notebook: a.ipynb, output: o.ipynb, after: [t]}", "runs after 't', which is not a step"),
+    ("steps:\n  s: {notebook: a.ipynb, output: o.ipynb, after: [t]}\n  t: {notebook: b.ipynb, output: p.ipynb, after: [s]}",
+     "plan steps s, t depend on each other in a cycle"),
+    ("steps:\n  s: {notebook: a.ipynb, output: o.ipynb}\n  t: {notebook: b.ipynb, output: o.ipynb}",
+     "several steps write o.ipynb"),
+    ("steps:\n  s: {notebook: a.ipynb}", "needs 'output'"),
+    ("steps: [a, b]", "needs a non-empty mapping"),
+])
+def test_bad_plans_are_refused_before_anything_runs(sandbox, text, message):
+    with pytest.raises(plan.PlanError, match=None) as err:
+        _run(sandbox, _plan(sandbox, text))
+    assert message in str(err.value)
+    assert _log(sandbox) == []
+
+
+def test_cli_dry_run_lists_steps(sandbox, capsys):
+    assert cli.main(["reproduce", "--preset", "smoke", "--plan", str(_plan(sandbox, PLAN % 1)), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "2 steps, 0 up to date, 2 to run" in out and "run   first" in out
+    assert _log(sandbox) == []
+    assert cli.main(["reproduce", "--preset", "smoke", "--plan", str(sandbox / "nope.yaml")]) == 2
+    assert "plan file" in capsys.readouterr().err
+
+
+def test_the_project_plan():
+    """plan.yaml: every numbered notebook runs, training once per method and freeze spec, and
+    every step after the steps whose results it reads."""
+    steps = plan.load()
+    order = [s.name for s in steps]
+    assert {s.notebook.name for s in steps} == {p.name for p in reproduce.notebooks()}
+    trains = [(s.parameters["method"], s.parameters.get("trainable", "all")) for s in steps
+              if s.notebook.name == "01_training.ipynb"]
+    assert sorted(trains) == sorted([("grpo", "all"), ("sft1ep", "all"), ("sft3ep", "all"),
+                                     ("sft3ep", "attention"), ("sft3ep", "qk"), ("sft3ep", "frozen-mid-mlp")])
+    for s in steps:
+        assert all(order.index(d) < order.index(s.name) for d in s.after)
+    by_name = {s.name: s for s in steps}
+    from scalpel_core.runs import run_id
+    from scalpel_core import config
+    trained = {run_id(config.load("tiny", method=s.parameters["method"],
+                                  trainable=s.parameters.get("trainable", "all"))): s.name
+               for s in steps if s.notebook.name == "01_training.ipynb"}
+    for s in steps:  # a step that reads runs comes after the steps that train them
+        wanted = s.parameters.get("runs", []) + s.parameters.get("ablations", []) + \
+            ([s.parameters["full"]] if "full" in s.parameters else [])
+        for run in wanted:
+            assert trained[run] in by_name[s.name].after, (s.name, run)
+    assert order[-1] == "claims"
