@@ -1,6 +1,8 @@
 # scalpel-vs-hammer: every entry point. Paths are relative to this file, never to the cwd.
 #   make reproduce [PRESET=tiny]   create .venv if missing, install, run every notebook with papermill
-#   make test                      create .venv if missing, install, run the test suite
+#   make test                      create .venv if missing, install, run the test suite, then re-execute
+#                                  the committed smoke notebooks with nbval (in a fresh artifacts folder)
+#   make paper [PRESET=tiny]       build the reproduction paper (paper/) from figures/$(PRESET)/numbers.json
 #   make lab                       open JupyterLab on notebooks/ with the project's kernel
 #   make base [PRESET=tiny]        pretrain the miniature base again (it is cached otherwise)
 #   make bench                     performance benchmarks (benchmarks/README.md): weights, KL, end to end
@@ -14,7 +16,9 @@ STAMP := $(VENV)/.installed
 KERNEL := scalpel-vs-hammer
 PYTHON ?= python3
 
-.PHONY: install reproduce test lab base bench clean-venv
+.PHONY: install reproduce test nbval paper lab base bench clean-venv
+# nbval re-executes papermill_runs/smoke/ here, from scratch, so it never touches your own artifacts
+NBVAL_DIR := $(ROOT)/artifacts/nbval
 
 $(STAMP): $(ROOT)/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +35,16 @@ reproduce: install
 
 test: install
 	cd $(ROOT) && HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest
+	$(MAKE) -f $(ROOT)/Makefile nbval
+
+nbval: install
+	rm -rf $(NBVAL_DIR)
+	cd $(ROOT) && HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 SCALPEL_ARTIFACTS=$(NBVAL_DIR)/artifacts \
+		SCALPEL_FIGURES=$(NBVAL_DIR)/figures $(PY) -m pytest --nbval-lax \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider papermill_runs/smoke
+
+paper: install
+	cd $(ROOT) && $(VENV)/bin/scalpel paper --preset $(PRESET)
 
 lab: install
 	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet -e "$(ROOT)[dev,lab]"
