@@ -1,4 +1,4 @@
-"""End-to-end benchmark: the wall time of `make reproduce` on a preset, per notebook stage.
+"""End-to-end benchmark: the wall time of `make reproduce` on a preset, per plan step (all forced to run).
 
     python benchmarks/bench_e2e.py                      # as things are (cached steps are fast)
     python benchmarks/bench_e2e.py --clean analyses     # empty the analysis caches first
@@ -41,23 +41,25 @@ def main() -> None:
             shutil.rmtree(run)
     scalpel = Path(sys.executable).with_name("scalpel")
     t0 = time.perf_counter()
-    proc = subprocess.Popen([str(scalpel), "reproduce", "--preset", args.preset], stdout=subprocess.PIPE,
+    # --force: time every step, including those the plan would skip as up to date
+    proc = subprocess.Popen([str(scalpel), "reproduce", "--preset", args.preset, "--force"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, cwd=paths.REPO_ROOT)
     stages = []
-    for line in proc.stdout:
+    for raw in proc.stdout:
+        line = raw.rsplit("\r", 1)[-1]  # drop papermill's progress bar drawn before it
         if line.startswith("[reproduce]"):
             print(line, end="", flush=True)
-            m = re.match(r"\[reproduce\] (\S+) done in (\d+) s", line)
+            m = re.match(r"\[reproduce\] \[\d+/\d+\] (\S+) done in (\d+) s", line)
             if m:
                 stages.append({"stage": m.group(1), "seconds": int(m.group(2))})
     if proc.wait():
         sys.exit(f"scalpel reproduce --preset {args.preset} failed")
     total = time.perf_counter() - t0
-    analyses = sum(s["seconds"] for s in stages if s["stage"][:2] in ("03", "04", "05"))
+    analyses = sum(s["seconds"] for s in stages if s["stage"] in ("weights", "kl", "benchmarks"))
     print(f"\nmake reproduce, preset {args.preset}, clean={args.clean}")
     print(common.table(stages + [{"stage": "total (wall)", "seconds": f"{total:.0f}"}], ["stage", "seconds"]))
     print("SUMMARY e2e: " + common.verdict("total minutes", total / 60, LIMIT_MINUTES, " min", higher=False)
-          + f"; analyses (03-05) {analyses} s "
+          + f"; analyses (weights, kl, benchmarks) {analyses} s "
           + ("(target <= 300 s: met)" if analyses <= 300 else f"(target <= 300 s: MISSES by {analyses - 300} s)"))
 
 

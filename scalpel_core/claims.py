@@ -21,7 +21,7 @@ import pandas as pd
 
 from . import paper_numbers, paths, weight_summary
 from .benchmarks import LABELS
-from .runs import method_of
+from .runs import RUN_CONFIG, method_of
 
 GENERAL = ("mmlu", "mmlu_pro", "gpqa", "ifeval_prompt", "ifeval_inst")  # out-of-domain abilities
 SFT_RUNS = ("sft1ep", "sft3ep")
@@ -33,7 +33,8 @@ PAPER_FREEZE_SPECS = ("sft3ep-frozen-mid-mlp", "sft3ep-qk")  # the two ablations
 TABLES = {"weights": ("weight_changes.csv", "03_weight_changes"), "kl": ("kl.csv", "04_kl_divergence"),
           "scores": ("benchmark_scores.csv", "05_benchmarks"), "deltas": ("benchmark_deltas.csv", "05_benchmarks"),
           "freeze_scores": ("freeze_scores.csv", "02_freeze_ablation"),
-          "freeze_effects": ("freeze_effects.csv", "02_freeze_ablation")}
+          "freeze_effects": ("freeze_effects.csv", "02_freeze_ablation"),
+          "freeze_frozen": ("freeze_frozen_check.csv", "02_freeze_ablation")}
 
 
 def verdict(checks: dict) -> str:
@@ -238,9 +239,42 @@ def compute(tables: dict, preset: str = "") -> dict:
         "freezing": {"scores": _scores(tables["freeze_scores"]), "effects": freeze["per_model"],
                      "paper": {m: {k: paper_numbers.paper_freezing(k, m) for k in paper_numbers.FREEZING}
                                for m in paper_numbers.FREEZING_RUNS},
-                     "paper_effects": paper_freeze["per_model"]},
+                     "paper_effects": paper_freeze["per_model"],
+                     "frozen_check": {r["run"]: {"frozen_cells": r["frozen cells"],
+                                                 "largest_change": r["largest change of a frozen cell"]}
+                                      for _, r in tables["freeze_frozen"].iterrows()}},
         "paper_weights": {"sft1ep_change": list(paper_numbers.SFT1EP_CHANGE)},
     }
+    return _jsonable(out)
+
+
+def run_ids(tables: dict) -> list:
+    """Every run the tables cover: the main runs (weights) and the freeze ablation's."""
+    return list(dict.fromkeys([*tables["weights"].run, *tables["freeze_frozen"].run]))
+
+
+def setup(preset: str, run_ids) -> dict:
+    """The preset's model and runs, as configured and as trained (steps, learning rate, checkpoints)."""
+    import dataclasses
+
+    from . import checkpoints, config, freeze, train
+
+    cfg = config.load(preset)
+    out = {"world": cfg.world, "n_layers": cfg.n_layers, "hidden_size": cfg.hidden_size,
+           "n_train_problems": cfg.n_train_problems, "problems_per_step": cfg.problems_per_step,
+           "num_generations": cfg.num_generations, "max_new_tokens": cfg.max_new_tokens,
+           "frozen_mid_mlp_layers": "{}-{}".format(*freeze.middle_third(cfg.n_layers)), "runs": {}}
+    for run in run_ids:
+        directory = paths.artifacts_dir() / preset / run
+        manifest, recorded = checkpoints.read_manifest(directory), json.loads((directory / RUN_CONFIG).read_text())
+        lr = train.learning_rate(dataclasses.replace(
+            cfg, method=recorded["method"], learning_rate=recorded["learning_rate"],
+            sft3ep_lr_factor=recorded.get("sft3ep_lr_factor", cfg.sft3ep_lr_factor)))
+        out["runs"][run] = {"steps": manifest["total_steps"], "checkpoints": len(manifest["schedule"]),
+                            "learning_rate": lr}
+        if cfg.world == "mini" and "n_parameters" not in out:
+            out["n_parameters"] = json.loads((Path(manifest["base"]) / "base_meta.json").read_text())["n_parameters"]
+    out["paper"] = paper_numbers.SETUP
     return _jsonable(out)
 
 

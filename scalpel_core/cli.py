@@ -6,6 +6,7 @@
     scalpel weights BASE CKPT [CKPT ...] --out changes.csv   # weight change per layer x matrix (.csv/.parquet)
     scalpel kl BASE CKPT [CKPT ...] --out kl.csv             # KL(base || ckpt) on MATH-500, teacher-forced
     scalpel reproduce --preset tiny            # execute the papermill plan (plan.yaml); --dry-run, --force
+    scalpel paper --preset tiny                # build paper/paper-tiny.md and .html from figures/tiny/numbers.json
 
 BASE and CKPT are local Hugging Face model folders or hub ids.
 """
@@ -79,6 +80,14 @@ def _reproduce(args) -> int:
     return run_all(args.preset, kernel=args.kernel, force=args.force, dry_run=args.dry_run, plan_file=args.plan)
 
 
+def _paper(args) -> int:
+    from .paper import build
+
+    for path in build(args.preset):
+        print(f"wrote {path}")
+    return 0
+
+
 def _comparison(sub, name: str, help_text: str, func):
     """A subcommand comparing checkpoints with a base: BASE CKPT [CKPT ...] --out FILE [--no-cache]."""
     p = sub.add_parser(name, help=help_text)
@@ -121,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="list the steps and which would run; run nothing")
     p.add_argument("--plan", default=None, help="another plan file (default: plan.yaml at the repository root)")
     p.set_defaults(func=_reproduce)
+
+    p = sub.add_parser("paper", help="build the reproduction paper from a preset's numbers.json")
+    p.add_argument("--preset", default="tiny", choices=PRESETS)
+    p.set_defaults(func=_paper)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -27,6 +27,12 @@ FREEZING = {
 }
 FREEZING_RUNS = ("base", "sft3ep", "sft3ep-frozen-mid-mlp", "sft3ep-qk")
 
+# The paper's setup (PAPER.md "Setup"), beside ours in the reproduction paper.
+SETUP = {"model": "OLMo-2-1124-7B-Instruct", "n_parameters": 7.3e9, "n_layers": 32, "hidden_size": 4096,
+         "train_problems": 91_000, "steps": {"grpo": 571, "sft1ep": 571, "sft3ep": 3 * 571},
+         "learning_rate": {"grpo": 1e-6, "sft1ep": 1e-6, "sft3ep": 5e-5}, "num_generations": 28,
+         "checkpoints": 20, "frozen_mid_mlp_layers": "19-25"}
+
 # KL(base || checkpoint) on MATH-500, nats/token, read off the paper's figure: run -> {point: value}.
 KL = {"grpo": {"end": 0.42}, "sft1ep": {"10%": 2.2, "15%": 3.0, "end": 3.6}, "sft3ep": {"10%": 3.9, "end": 4.7}}
 

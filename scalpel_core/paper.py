@@ -1,0 +1,100 @@
+"""Build the reproduction paper (``paper/paper.md.j2``) from a preset's generated numbers.
+
+    scalpel paper --preset tiny        # = make paper: writes paper/paper-tiny.md and paper/paper-tiny.html
+
+Every number in the text comes from ``figures/{preset}/numbers.json`` (written by notebook 06 in the
+papermill plan) through Jinja2 with undefined names refused, so a typo fails the build instead of
+printing nothing. Figures are referenced with ``{{ figure("name", "caption") }}``, which records the
+name: :func:`render` returns them so a test can check each exists and is produced by the plan.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import paths
+from .config import ScalpelError
+
+TEMPLATE = "paper.md.j2"
+
+
+class PaperError(ScalpelError, FileNotFoundError):
+    """The numbers or a figure the paper needs are missing."""
+
+
+def paper_dir() -> Path:
+    return paths.REPO_ROOT / "paper"
+
+
+def _filters(numbers: dict) -> dict:
+    labels = numbers.get("labels", {})
+    return {
+        "benchmarks": lambda keys: ", ".join(labels.get(k, k) for k in keys) or "nothing",
+        "f2": lambda v: f"{v:.2f}", "f3": lambda v: f"{v:.3f}", "f4": lambda v: f"{v:.4f}",
+        "signed": lambda v: f"{v:+.3f}", "x": lambda v: f"{v:.1f}×" if v < 100 else f"{v:.0f}×",
+        "sci": lambda v: f"{v:.2e}", "pct": lambda v: f"{100 * v:.0f}%",
+        "yesno": lambda v: "yes" if v else "no",
+    }
+
+
+def numbers_file(preset: str) -> Path:
+    return paths.figures_dir(preset) / "numbers.json"
+
+
+def render(preset: str, template_dir: Path | None = None) -> tuple[str, list[str]]:
+    """The paper as Markdown, and the names of the figures it references (in order)."""
+    import jinja2
+
+    source = numbers_file(preset)
+    if not source.is_file():
+        raise PaperError(f"{source} not found: run `scalpel reproduce --preset {preset}` (its last step, "
+                         f"notebooks/06_claims.ipynb, writes it) before building the paper")
+    numbers = json.loads(source.read_text())
+    figures: list[str] = []
+    rel = Path("..") / paths.figures_dir(preset).relative_to(paths.REPO_ROOT) \
+        if paths.figures_dir(preset).is_relative_to(paths.REPO_ROOT) else paths.figures_dir(preset)
+
+    def figure(name: str, caption: str) -> str:
+        figures.append(name)
+        return (f"![{caption}]({(rel / name).as_posix()}.png)\n\n"
+                f"*Figure: {caption}* ([PDF]({(rel / name).as_posix()}.pdf); made by "
+                f"{manifest_notebook(preset, name)})")
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir or paper_dir())),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters.update(_filters(numbers))
+    text = env.get_template(TEMPLATE).render(n=numbers, preset=preset, figure=figure)
+    return text, figures
+
+
+def manifest_notebook(preset: str, name: str) -> str:
+    """``notebooks/NN_x.ipynb`` that wrote figure ``name`` (from the plan's manifest), or a PaperError."""
+    manifest = paths.figures_dir(preset) / "manifest.json"
+    files = json.loads(manifest.read_text())["files"] if manifest.is_file() else {}
+    entry = files.get(f"{name}.png")
+    if entry is None or f"{name}.pdf" not in files:
+        raise PaperError(f"figure {name!r} is not in {manifest} as PNG and PDF: no step of plan.yaml "
+                         f"produced it; run `scalpel reproduce --preset {preset}`")
+    return f"`{entry['notebook']}`"
+
+
+def build(preset: str) -> list[Path]:
+    """Write ``paper/paper-{preset}.md`` and ``.html``; returns their paths."""
+    import mistune
+
+    text, figures = render(preset)
+    for name in figures:
+        for ext in ("png", "pdf"):
+            if not (paths.figures_dir(preset) / f"{name}.{ext}").is_file():
+                raise PaperError(f"figure {name}.{ext} is missing from {paths.figures_dir(preset)}")
+    out = paper_dir()
+    md, html = out / f"paper-{preset}.md", out / f"paper-{preset}.html"
+    md.write_text(text)
+    body = mistune.html(text)
+    html.write_text("<!doctype html>\n<html><head><meta charset='utf-8'>\n"
+                    f"<title>Scalpel vs. Hammer, reproduced ({preset})</title>\n"
+                    "<style>body{max-width:52em;margin:2em auto;font-family:sans-serif;line-height:1.5}"
+                    "img{max-width:100%}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+                    "padding:2px 6px}</style>\n</head><body>\n" + body + "</body></html>\n")
+    return [md, html]

@@ -1,0 +1,168 @@
+"""Claims as rules over the result tables (notebook 06) and the freeze ablation's summary (notebook 02)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scalpel_core import claims, freeze_summary, paper_numbers, runs
+from scalpel_core.freeze import MATRICES
+
+
+def test_verdict_levels():
+    assert claims.verdict({"a": True, "b": True}) == "reproduced"
+    assert claims.verdict({"a": True, "b": False}) == "partly reproduced"
+    assert claims.verdict({"a": False, "b": False}) == "not reproduced"
+
+
+def test_the_rules_hold_on_the_papers_own_numbers():
+    """Each benchmark rule must say what the paper says: applied to its numbers, every check holds."""
+    bench = claims.benchmark_checks(claims.paper_deltas())
+    assert all(bench["c1"].values()) and all(bench["c2"].values())
+    assert bench["grpo"]["math500_delta"] == pytest.approx(0.05)
+    assert bench["grpo"]["general_mean_delta"] == pytest.approx(np.mean([-0.03, -0.01, 0.01, -0.21, -0.17]))
+    freeze = claims.freeze_checks(claims.paper_freeze_effects())
+    assert all(freeze["c6"].values())
+    assert freeze["per_model"]["sft3ep-qk"]["hurt"] == ["ifeval_inst", "ifeval_prompt", "math500", "mmlu", "mmlu_pro"]
+
+
+def _deltas(grpo_math=(0.05, 0.01, 0.09), grpo_general=-0.02, sft_math=(0.1, 0.05, 0.15), sft_general=-0.2):
+    rows = []
+    for model, math, general in (("grpo", grpo_math, grpo_general), ("sft1ep", sft_math, sft_general),
+                                 ("sft3ep", sft_math, sft_general)):
+        rows.append({"model": model, "key": "math500", "delta": math[0], "lo": math[1], "hi": math[2]})
+        for key in ("aime24", "gsm8k"):
+            rows.append({"model": model, "key": key, "delta": 0.0, "lo": -0.01, "hi": 0.01})
+        for key in claims.GENERAL:  # one significant drop per model when general < 0
+            hi = general / 2 if key == "mmlu" else 0.01
+            rows.append({"model": model, "key": key, "delta": general, "lo": general - 0.05, "hi": hi})
+    return pd.DataFrame(rows)
+
+
+def test_benchmark_rules_follow_the_numbers():
+    assert all(claims.benchmark_checks(_deltas())["c1"].values())
+    no_gain = claims.benchmark_checks(_deltas(grpo_math=(0.02, -0.01, 0.05)))  # interval includes 0
+    assert list(no_gain["c1"].values()) == [False, True]
+    worse = claims.benchmark_checks(_deltas(sft_math=(-0.3, -0.4, -0.2), sft_general=0.05))
+    assert list(worse["c2"].values()) == [False, False]
+
+
+def _weights(qk=2.0, sft_scale=5.0, layers=6):
+    """A weights table: GRPO and SFT-1ep; q and k move ``qk`` times the others, twice as much in the
+    middle third; SFT moves everything ``sft_scale`` times GRPO."""
+    rows = []
+    mid = range(2, 4)
+    for run, scale in (("grpo-s0", 1.0), ("sft1ep-s0", sft_scale)):
+        for layer in range(layers):
+            for m in MATRICES:
+                v = 1e-3 * scale * (qk if m in ("q", "k") else 1.0) * (2.0 if layer in mid else 1.0)
+                rows.append({"run": run, "checkpoint": "step-2", "step": 2, "fraction": 1.0, "layer": layer,
+                             "matrix": m, "metric": "rel_frobenius", "value": v})
+    return pd.DataFrame(rows)
+
+
+def test_weight_rules_follow_the_numbers():
+    w = claims.weight_checks(_weights())
+    assert all(w["c3"].values())
+    assert w["ratios"]["sft1ep"]["all"] == pytest.approx(5.0)
+    # mid-layer MLPs move exactly as much more as everything else: not "more"
+    assert list(w["c4"].values()) == [True, False]
+    flat = claims.weight_checks(_weights(qk=0.5, sft_scale=1.5))
+    assert list(flat["c3"].values()) == [False, True] and not any(flat["c4"].values())
+
+
+def _kl(shapes):
+    rows = []
+    for run, f in shapes.items():
+        for i in range(21):
+            rows.append({"run": run, "checkpoint": f"s{i}", "step": i, "fraction": i / 20, "kl": f(i / 20), "n": 10})
+    return pd.DataFrame(rows)
+
+
+def test_kl_rules_follow_the_numbers():
+    paper_like = _kl({"grpo-s0": lambda x: 0.4 * x, "sft1ep-s0": lambda x: 3.6 * min(1.0, 5 * x)})
+    assert all(claims.kl_checks(paper_like)["c5"].values())
+    slow_sft = _kl({"grpo-s0": lambda x: 0.4 * x, "sft1ep-s0": lambda x: 3.6 * x ** 2})
+    assert list(claims.kl_checks(slow_sft)["c5"].values()) == [True, False, True]
+    assert claims.at_fraction(slow_sft, "sft1ep-s0", 0.5) == pytest.approx(0.9)
+
+
+def test_compute_writes_json_with_every_claim(tmp_path):
+    deltas = _deltas()
+    scores = pd.DataFrame([{"model": m, "benchmark": k, "key": k, "score": 0.5, "lo": 0.4, "hi": 0.6, "n": 10}
+                           for m in ("base", "grpo", "sft1ep", "sft3ep") for k in paper_numbers.BENCHMARKS])
+    weights = pd.concat([_weights(), _weights().query("run == 'sft1ep-s0'").assign(run="sft3ep-s0")])
+    kl = _kl({"grpo-s0": lambda x: 0.4 * x, "sft1ep-s0": lambda x: 3.6 * min(1.0, 5 * x),
+              "sft3ep-s0": lambda x: 4.7 * min(1.0, 5 * x)})
+    effects = freeze_summary.effects(pd.DataFrame(
+        [{"model": "sft3ep-qk", "key": "gpqa", "delta": 0.1, "lo": 0.05, "hi": 0.15},
+         {"model": "sft3ep-qk", "key": "mmlu", "delta": -0.1, "lo": -0.15, "hi": -0.05},
+         {"model": "sft3ep-frozen-mid-mlp", "key": "gpqa", "delta": 0.0, "lo": -0.05, "hi": 0.05}]))
+    frozen = pd.DataFrame([{"run": "sft3ep-qk-s0", "frozen cells": 10, "largest change of a frozen cell": 0.0}])
+    numbers = claims.compute({"deltas": deltas, "scores": scores, "weights": weights, "kl": kl,
+                              "freeze_scores": scores, "freeze_effects": effects, "freeze_frozen": frozen}, "test")
+    assert set(numbers["verdicts"]) == {f"c{i}" for i in range(1, 8)}
+    assert numbers["verdicts"]["c6"] == "partly reproduced"  # GPQA helped, but frozen-mid-mlp not mixed
+    assert numbers["verdicts"]["c7"] == "reproduced"
+    assert numbers["freezing"]["frozen_check"] == {"sft3ep-qk-s0": {"frozen_cells": 10, "largest_change": 0.0}}
+    path = claims.write(numbers, tmp_path / "n.json")
+    assert json.loads(path.read_text())["weights"]["ratios"]["sft3ep"]["all"] == pytest.approx(5.0)
+    table = claims.verdict_table(numbers)
+    assert len(table) == sum(len(c) for c in numbers["checks"].values())
+
+
+def test_missing_tables_name_the_notebook(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="run notebooks/03_weight_changes.ipynb with preset='tiny'"):
+        claims.load_tables("tiny")
+
+
+# --- notebook 02's summary ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec, layers, expected", [
+    ("all", "", set()),
+    ("qk", "", {(layer, m) for layer in range(8) for m in ("v", "o", "gate", "up", "down")}),
+    ("attention", "", {(layer, m) for layer in range(8) for m in ("gate", "up", "down")}),
+    ("frozen-mid-mlp", "", {(layer, m) for layer in (3, 4) for m in ("gate", "up", "down")}),
+    ("frozen-mid-mlp", "1-2", {(layer, m) for layer in (1, 2) for m in ("gate", "up", "down")}),
+])
+def test_frozen_cells_follow_the_recorded_spec(tmp_path, spec, layers, expected):
+    (tmp_path / runs.RUN_CONFIG).write_text(json.dumps({"trainable": spec, "frozen_layers": layers}))
+    assert freeze_summary.frozen_cells(tmp_path, 8) == expected
+
+
+def test_frozen_changes_find_a_frozen_matrix_that_moved(tmp_path):
+    (tmp_path / runs.RUN_CONFIG).write_text(json.dumps({"trainable": "qk"}))
+    table = _weights(layers=2).query("run == 'grpo-s0'").assign(run="sft3ep-qk-s0")
+    table.loc[~table.matrix.isin(["q", "k"]), "value"] = 0.0
+    ok = freeze_summary.frozen_changes(table, {"sft3ep-qk-s0": tmp_path})
+    assert ok.loc["sft3ep-qk-s0", "largest change of a frozen cell"] == 0.0
+    assert ok.loc["sft3ep-qk-s0", "frozen cells"] == 10 and ok.loc["sft3ep-qk-s0", "trained cells"] == 4
+    table.loc[(table.matrix == "v") & (table.layer == 1), "value"] = 1e-9
+    moved = freeze_summary.frozen_changes(table, {"sft3ep-qk-s0": tmp_path})
+    assert moved.loc["sft3ep-qk-s0", "largest change of a frozen cell"] == pytest.approx(1e-9)
+
+
+def test_effects_and_words_come_from_the_intervals():
+    effects = freeze_summary.effects(pd.DataFrame([
+        {"model": "a", "key": "gpqa", "delta": 0.1, "lo": 0.02, "hi": 0.2},
+        {"model": "a", "key": "mmlu", "delta": -0.1, "lo": -0.2, "hi": -0.01},
+        {"model": "a", "key": "gsm8k", "delta": 0.05, "lo": -0.01, "hi": 0.1},
+        {"model": "b", "key": "gpqa", "delta": 0.0, "lo": -0.1, "hi": 0.1}]))
+    assert list(effects.effect) == ["helped", "hurt", "no significant change", "no significant change"]
+    words = freeze_summary.describe(effects, {"a": "A"}, "full SFT")
+    assert words[0] == ("A, against full SFT: helped GPQA:Diamond (+0.100) and hurt MMLU (-0.100); "
+                        "no significant change on 1 of 3.")
+    assert words[1] == "b, against full SFT: helped no benchmark and hurt none; no significant change on 1 of 1."
+    assert words[2] == "Mixed (helped some benchmarks, hurt others): A."
+
+
+def test_run_names_and_the_how_to_train_message(tmp_path, monkeypatch):
+    assert runs.model_name("sft3ep-frozen-mid-mlp-s12") == "sft3ep-frozen-mid-mlp"
+    assert runs.spec_of("sft3ep-frozen-mid-mlp-s0") == "frozen-mid-mlp" and runs.spec_of("grpo-s0") == "all"
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path))
+    from scalpel_core.checkpoints import CheckpointError
+
+    with pytest.raises(CheckpointError, match="scalpel train --preset tiny --method sft3ep --trainable qk"):
+        runs.finished("tiny", "sft3ep-qk-s0")
