@@ -195,3 +195,15 @@ def test_the_project_plan():
         for run in wanted:
             assert trained[run] in by_name[s.name].after, (s.name, run)
     assert order[-1] == "claims"
+
+
+@pytest.mark.parametrize("preset", ["smoke", "tiny"])
+def test_committed_runs_are_the_plans_outputs(preset):
+    """papermill_runs/{smoke,tiny}/ hold one executed notebook per plan step, run with its parameters."""
+    steps = plan.load()
+    folder = paths.papermill_dir(preset)
+    assert {p.name for p in folder.glob("*.ipynb")} == {s.output for s in steps}
+    for step in steps:
+        nb = json.loads((folder / step.output).read_text())
+        assert nb["metadata"]["papermill"]["parameters"] == step.all_parameters(preset), step.name
+        assert nb["metadata"]["papermill"]["exception"] is not True, f"{step.output} failed"
