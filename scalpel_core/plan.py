@@ -165,6 +165,10 @@ def write_state(preset: str, step: str, state: dict) -> None:
     tmp.replace(directory / f"{step}.json")
 
 
+def clear_state(preset: str, step: str) -> None:
+    (state_dir(preset) / f"{step}.json").unlink(missing_ok=True)
+
+
 def up_to_date(step: Step, preset: str, digest: str, out_dir: Path, figures: Path) -> bool:
     """Same digest as the last successful run, and its executed notebook and figures still exist."""
     state = read_state(preset, step.name)

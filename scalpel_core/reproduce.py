@@ -132,6 +132,7 @@ def run_all(preset: str, kernel: str | None = None, force: bool = False, dry_run
             print(f"[reproduce] {label}: up to date ({out.relative_to(paths.REPO_ROOT)})", flush=True)
             continue
         print(f"[reproduce] {label}: {step.notebook.name} -> {out.relative_to(paths.REPO_ROOT)}", flush=True)
+        plan.clear_state(preset, step.name)  # until it succeeds, the step is not up to date
         before, t0 = _snapshot(figures), time.time()
         failure = _execute(step, preset, out, kernel or KERNEL, label)
         if failure:

@@ -141,6 +141,19 @@ steps:
     assert _run(sandbox, f) == 1 and _log(sandbox) == ["a"]  # `first` is skipped, `broken` retried
 
 
+def test_a_step_that_failed_is_never_up_to_date(sandbox, monkeypatch):
+    """Same digest, but its last execution failed (here: for a reason outside the plan)."""
+    nb = sandbox / "notebooks" / "d.ipynb"
+    _notebook(nb, 'preset = "x"\nprogress = True\nname = "d"\nvalue = 1',
+              "import os\nassert not os.environ.get('FAIL_D'), 'asked to fail'", WRITE)
+    f = _plan(sandbox, "steps:\n  d: {notebook: d.ipynb, output: d.ipynb}")
+    assert _run(sandbox, f) == 0 and _log(sandbox) == ["d"]
+    monkeypatch.setenv("FAIL_D", "1")
+    assert _run(sandbox, f, force=True) == 1
+    monkeypatch.delenv("FAIL_D")
+    assert _run(sandbox, f) == 0 and _log(sandbox) == ["d", "d"]
+
+
 @pytest.mark.parametrize("text, message", [
     ("steps:\n  s: {notebook: a.ipynb, output: o.ipynb, params: {}}", "unknown key(s) ['params']"),
     ("steps:\n  s: {notebook: zz.ipynb, output: o.ipynb}", "notebook 'zz.ipynb' not found"),
