@@ -29,6 +29,7 @@ FAR_MORE = 2.0  # claim 4: "far more" = at least twice GRPO's mean relative chan
 EARLY = 0.25  # claim 5: the point of training where a jump must have happened ...
 JUMPED = 0.5  # ... by reaching this share of the final KL (GRPO "grows slowly": below it)
 PAPER_FREEZE_SPECS = ("sft3ep-frozen-mid-mlp", "sft3ep-qk")  # the two ablations the paper reports
+KL_ORDERING = "every SFT run ends far above GRPO (ordering, high vs low plateau)"  # claim 5's first check
 # The tables each notebook writes under artifacts/{preset}/tables/.
 TABLES = {"weights": ("weight_changes.csv", "03_weight_changes"), "kl": ("kl.csv", "04_kl_divergence"),
           "scores": ("benchmark_scores.csv", "05_benchmarks"), "deltas": ("benchmark_deltas.csv", "05_benchmarks"),
@@ -142,7 +143,7 @@ def kl_checks(table: pd.DataFrame) -> dict:
                          "25%": at_fraction(table, run, EARLY), "end": end,
                          "share_at_25": at_fraction(table, run, EARLY) / end if end else float("nan")}
     g, sfts = curve.get("grpo"), [s for s in SFT_RUNS if s in curve]
-    c5 = {"every SFT run ends far above GRPO (ordering, high vs low plateau)":
+    c5 = {KL_ORDERING:
               bool(g and sfts) and all(curve[s]["end"] > g["end"] for s in sfts),
           f"every SFT run jumps early (>= {JUMPED:.0%} of its final KL by {EARLY:.0%} of training)":
               bool(sfts) and all(curve[s]["share_at_25"] >= JUMPED for s in sfts),
@@ -156,13 +157,14 @@ def kl_checks(table: pd.DataFrame) -> dict:
 
 def paper_freeze_effects() -> pd.DataFrame:
     """The paper's freeze ablation as ``freeze_summary.effects`` rows (against its full SFT-3ep)."""
+    from .freeze_summary import effects
+
     rows = []
     for model in PAPER_FREEZE_SPECS:
         for key in paper_numbers.FREEZING:
             d = round(paper_numbers.paper_freezing(key, model) - paper_numbers.paper_freezing(key, "sft3ep"), 2)
-            rows.append({"model": model, "key": key, "delta": d, "lo": d, "hi": d,
-                         "effect": "helped" if d > 0 else "hurt" if d < 0 else "no significant change"})
-    return pd.DataFrame(rows)
+            rows.append({"model": model, "key": key, "delta": d, "lo": d, "hi": d})
+    return effects(pd.DataFrame(rows))
 
 
 def freeze_checks(effects: pd.DataFrame) -> dict:
@@ -219,7 +221,7 @@ def compute(tables: dict, preset: str = "") -> dict:
     checks = {"c1": bench["c1"], "c2": bench["c2"], "c3": weights["c3"], "c4": weights["c4"], "c5": kl["c5"],
               "c6": freeze["c6"], "c7": conclusion_checks(bench, weights, kl)}
     verdicts = {c: verdict(v) for c, v in checks.items()}
-    if not list(checks["c5"].values())[0]:
+    if not checks["c5"][KL_ORDERING]:
         verdicts["c5"] = "not reproduced"  # without the ordering the curves' shapes do not matter
     deltas = tables["deltas"]
     out = {

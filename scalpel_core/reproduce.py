@@ -51,8 +51,8 @@ def _written(before: dict, directory: Path) -> list:
     return sorted(name for name, mtime in _snapshot(directory).items() if before.get(name) != mtime)
 
 
-def update_manifest(figures: Path, step: plan.Step, preset: str, files: list, executed: Path) -> None:
-    """Record ``files`` (under ``figures``) as written by ``step``; other steps' entries stay."""
+def update_manifest(figures: Path, step: plan.Step, preset: str, files: list, executed: Path, commit: str) -> None:
+    """Record ``files`` (under ``figures``) as written by ``step`` at git ``commit``; other steps' entries stay."""
     path = figures / MANIFEST
     try:
         manifest = json.loads(path.read_text())
@@ -62,7 +62,7 @@ def update_manifest(figures: Path, step: plan.Step, preset: str, files: list, ex
     record = {"step": step.name, "notebook": f"notebooks/{step.notebook.name}",
               "executed": str(executed.relative_to(paths.REPO_ROOT)) if executed.is_relative_to(paths.REPO_ROOT)
               else str(executed),
-              "parameters": step.all_parameters(preset), "commit": git_commit()}
+              "parameters": step.all_parameters(preset), "commit": commit}
     entries |= {name: record for name in files}
     figures.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"preset": preset, "plan": "plan.yaml", "files": dict(sorted(entries.items()))},
@@ -112,7 +112,7 @@ def run_all(preset: str, kernel: str | None = None, force: bool = False, dry_run
     out_dir, figures = paths.papermill_dir(preset), paths.figures_dir(preset)
     todo = []  # a step runs when it is not up to date, or when a step it depends on runs (new inputs)
     for s in steps:
-        if force or any(d in {t.name for t in todo} for d in s.after) or \
+        if force or set(s.after) & {t.name for t in todo} or \
                 not plan.up_to_date(s, preset, digests[s.name], out_dir, figures):
             todo.append(s)
     print(f"[reproduce] plan of {preset!r}: {len(steps)} steps, {len(steps) - len(todo)} up to date, "
@@ -124,7 +124,7 @@ def run_all(preset: str, kernel: str | None = None, force: bool = False, dry_run
     if todo and prepare:
         _prepare(preset)
     out_dir.mkdir(parents=True, exist_ok=True)
-    t_start = time.time()
+    commit, t_start = git_commit(), time.time()  # the code every step of this run executes
     for i, step in enumerate(steps, 1):
         out = out_dir / step.output
         label = f"[{i}/{len(steps)}] {step.name}"
@@ -140,7 +140,7 @@ def run_all(preset: str, kernel: str | None = None, force: bool = False, dry_run
                   "later steps were not run", file=sys.stderr, flush=True)
             return 1
         files = _written(before, figures)
-        update_manifest(figures, step, preset, files, out)
+        update_manifest(figures, step, preset, files, out, commit)
         plan.write_state(preset, step.name, {"digest": digests[step.name], "files": files,
                                              "seconds": round(time.time() - t0, 1)})
         print(f"[reproduce] {label} done in {time.time() - t0:.0f} s"
