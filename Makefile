@@ -2,6 +2,7 @@
 #   make reproduce [PRESET=tiny]   create .venv if missing, install, run every notebook with papermill
 #   make test                      create .venv if missing, install, run the test suite, then re-execute
 #                                  the committed smoke notebooks with nbval (in a fresh artifacts folder)
+#   make test-fast                 the inner loop: every test not marked slow (pytest -m "not slow")
 #   make paper [PRESET=tiny]       build the reproduction paper (paper/) from figures/$(PRESET)/numbers.json
 #   make lab                       open JupyterLab on notebooks/ with the project's kernel
 #   make base [PRESET=tiny]        pretrain the miniature base again (it is cached otherwise)
@@ -16,7 +17,7 @@ STAMP := $(VENV)/.installed
 KERNEL := scalpel-vs-hammer
 PYTHON ?= python3
 
-.PHONY: install reproduce test nbval paper lab base bench clean-venv
+.PHONY: install reproduce test test-fast nbval paper lab base bench clean-venv
 # nbval re-executes papermill_runs/smoke/ here, from scratch, so it never touches your own artifacts
 NBVAL_DIR := $(ROOT)/artifacts/nbval
 
@@ -36,6 +37,9 @@ reproduce: install
 test: install
 	cd $(ROOT) && HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest
 	$(MAKE) -f $(ROOT)/Makefile nbval
+
+test-fast: install
+	cd $(ROOT) && HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -m "not slow"
 
 nbval: install
 	rm -rf $(NBVAL_DIR)

@@ -60,15 +60,14 @@ def _pair(cfg, device, dtype, seed=0):
 
 
 def tiny_case(device, dtype, preset="tiny"):
-    from scalpel_core import config, data, kl
+    from scalpel_core import config, worlds
+    from scalpel_core.lenses import kl
     from scalpel_core.world.pretrain import model_config
     from scalpel_core.world.tokenizer import train_tokenizer
-    from scalpel_core.world.build import build_world
 
     cfg = config.load(preset)
-    world = build_world(cfg)
-    tok = train_tokenizer(world.tokenizer_corpus(), cfg.vocab_size)
-    ids = kl.encode(tok, data.math500_conversations(cfg))
+    tok = train_tokenizer(worlds.world(cfg).tokenizer_corpus(), cfg.vocab_size)
+    ids = kl.encode(tok, worlds.math500_conversations(cfg))
     base, tuned = _pair(model_config(cfg, tok), device, dtype)
     return f"{preset} ({cfg.n_layers} x {cfg.hidden_size}, vocab {len(tok)})", base, tuned, ids, tok.pad_token_id
 
@@ -86,7 +85,7 @@ def large_case(name, device, dtype, n=32):
 
 
 def measure(label, base, tuned, ids, pad_id, batch_size, device) -> tuple[list[dict], dict]:
-    from scalpel_core import kl
+    from scalpel_core.lenses import kl
 
     tokens = sum(map(len, ids))
 

@@ -1,4 +1,4 @@
-"""Weight-change benchmark: streaming (``scalpel_core.weights``) against the naive way.
+"""Weight-change benchmark: streaming (``scalpel_core.lenses.weights``) against the naive way.
 
     python benchmarks/bench_weights.py                   # OLMo-2-1B shape, 2 checkpoints, CPU
     python benchmarks/bench_weights.py --shape 7b --device cuda --checkpoints 4
@@ -50,7 +50,7 @@ def raw_read(folders) -> dict:
 
 
 def streaming(base, ckpts, device) -> dict:
-    from scalpel_core import weights
+    from scalpel_core.lenses import weights
 
     with common.PeakMemory() as mem:
         t0 = time.perf_counter()
@@ -65,7 +65,7 @@ def naive(base, ckpts, device) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from scalpel_core.freeze import MATRICES, layer_index, matrix_type
+    from scalpel_core.arch import MATRICES, layer_index, matrix_type
 
     rel = []
     with common.PeakMemory() as mem, torch.no_grad():
@@ -90,7 +90,7 @@ def float64_reference(base, ckpts) -> dict:
     import torch
     from safetensors import safe_open
 
-    from scalpel_core import weights
+    from scalpel_core.lenses import weights
 
     where = weights.tensor_files(base)
     rel = []

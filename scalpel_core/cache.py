@@ -60,9 +60,7 @@ def file_digest(file: Path) -> str:
     if key not in known:
         known[key] = _sha256(real)
         book.parent.mkdir(parents=True, exist_ok=True)
-        tmp = book.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known, indent=0))
-        os.replace(tmp, book)
+        paths.atomic_write(book, json.dumps(known, indent=0))
     _memo[key] = known[key]
     return known[key]
 
@@ -78,6 +76,12 @@ def checkpoint_digest(folder: Path) -> str:
     return h.hexdigest()
 
 
+def json_hash(data, length: int | None = None) -> str:
+    """SHA-256 (hex, first ``length`` digits) of ``data`` as JSON with sorted keys; what JSON cannot
+    hold is written as ``str()``. The one stable hash of settings, configs and cache keys."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:length]
+
+
 def key(*parts) -> str:
     """A short cache key from any JSON-serialisable parts."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return json_hash(parts, 20)

@@ -22,6 +22,7 @@ from pathlib import Path
 from safetensors import SafetensorError, safe_open
 
 from .config import ScalpelError
+from .paths import atomic_write
 
 MANIFEST = "manifest.json"
 WEIGHT_SUFFIXES = (".safetensors", ".safetensors.index.json")
@@ -79,10 +80,8 @@ def export_step(src: Path, run_dir: Path, step: int) -> Path:
 
 
 def write_json(path: Path, data) -> None:
-    """Atomic JSON write: a reader never sees half a file."""
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=float))
-    os.replace(tmp, path)
+    """Atomic JSON write (:func:`scalpel_core.paths.atomic_write`): a reader never sees half a file."""
+    atomic_write(path, json.dumps(data, indent=2, default=float))
 
 
 def read_manifest(run_dir: Path) -> dict:

@@ -24,15 +24,15 @@ def _base(args) -> int:
     from .world.base import build_base
 
     cfg = config.load(args.preset)
-    path = build_base(cfg, rebuild=args.rebuild)
+    path = build_base(cfg, rebuild=args.rebuild)  # refuses a preset of the real world, naming it
     print(path)
     return 0
 
 
 def _train(args) -> int:
     from . import config
-    from .recipes import load_recipe
-    from .train import train
+    from .train.recipes import load_recipe
+    from .train.trainer import train
 
     chosen = {"method": args.method, "trainable": args.trainable, "train_seed": args.train_seed,
               "frozen_layers": args.frozen_layers}
@@ -50,7 +50,7 @@ def _train(args) -> int:
 
 
 def _weights(args) -> int:
-    from . import weights
+    from .lenses import weights
 
     out = weights.check_out(args.out)  # before any work
     table = weights.compare(args.base, args.ckpts, use_cache=not args.no_cache)
@@ -61,11 +61,12 @@ def _weights(args) -> int:
 def _kl(args) -> int:
     from transformers import AutoTokenizer
 
-    from . import data, kl, weights
+    from .data import hub
+    from .lenses import kl, weights
 
     out = weights.check_out(args.out)  # before any work
     base = weights.resolve(args.base)
-    conversations = list(data.load_math500(args.data)["messages"])
+    conversations = list(hub.load_math500(args.data)["messages"])
     if args.limit:
         conversations = conversations[: args.limit]
     table = kl.curve(base, [(c, weights.resolve(c)) for c in args.ckpts], conversations,
@@ -75,13 +76,13 @@ def _kl(args) -> int:
 
 
 def _reproduce(args) -> int:
-    from .reproduce import run_all
+    from .pipeline.reproduce import run_all
 
     return run_all(args.preset, kernel=args.kernel, force=args.force, dry_run=args.dry_run, plan_file=args.plan)
 
 
 def _paper(args) -> int:
-    from .paper import build
+    from .report.paper import build
 
     for path in build(args.preset):
         print(f"wrote {path}")

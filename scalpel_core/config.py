@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
-import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+
+from .cache import json_hash
 
 PRESETS = ("smoke", "tiny", "gpu-small", "paper")
-WORLDS = ("mini", "real")
+# The two worlds, each with the config keys it cannot do without (what each world *does* is
+# decided in one place, scalpel_core.worlds).
+WORLDS = {"mini": (), "real": ("base_model",)}
 METHODS = ("grpo", "sft1ep", "sft3ep")  # the paper's three runs
 TRAINABLE = ("all", "attention", "qk", "frozen-mid-mlp")  # trainable-parameter specs (scalpel_core.freeze)
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")  # TRL GRPO loss types
@@ -36,92 +38,113 @@ class ConfigError(ScalpelError, ValueError):
     """A preset, key or value that the configuration does not accept."""
 
 
+# Every field says what it belongs to (its ``scope``); the lists below are derived from that, so a
+# new field cannot be forgotten by one of them (tests/test_config.py checks every field has a scope).
+SCOPES = {
+    "base": "shapes the miniature world and its pretrained base (a change means a new base) and every run",
+    "run": "defines what a run trains, for both methods",
+    "grpo": "defines what a GRPO run trains; ignored by SFT",
+    "sft": "defines what an SFT run trains; ignored by GRPO",
+    "eval": "evaluation only: never part of a run's identity",
+}
+
+
+def _scoped(scope: str):
+    def make(default):
+        return field(default=default, metadata={"scope": scope})
+    return make
+
+
+_base, _run, _grpo, _sft, _eval = (_scoped(s) for s in ("base", "run", "grpo", "sft", "eval"))
+
+
 @dataclass(frozen=True)
 class Config:
-    preset: str  # name of the preset this config came from
-    seed: int = 0  # global seed: world generation, init, data order (paper: 42 for training)
-    world: str = "mini"  # "mini": offline synthetic world; "real": hub datasets + OLMo-2
+    preset: str = field(metadata={"scope": "run"})  # name of the preset this config came from
+    seed: int = _base(0)  # global seed: world generation, init, data order (paper: 42 for training)
+    world: str = _base("mini")  # "mini": offline synthetic world; "real": hub datasets + OLMo-2
 
     # --- the miniature world (sizes of each synthetic set) -----------------------------
-    n_entities: int = 48  # people in the synthetic fact base (MMLU/GPQA analogues ask about them)
-    n_k12_train: int = 2048  # post-training problems (paper: ~91k cn_k12 rows)
-    n_math500: int = 500  # MATH-500 analogue: held-out problems of the post-training distribution
-    n_aime: int = 30  # AIME24 analogue: much harder maths (AIME24 has 30 problems)
-    n_gsm8k: int = 250  # GSM8K analogue: word problems in another surface form
-    n_mmlu: int = 200  # MMLU analogue: 4-option multiple choice over the fact base
-    n_mmlu_pro: int = 200  # MMLU-Pro analogue: same facts, 8 options
-    n_gpqa: int = 200  # GPQA:Diamond analogue: two-hop questions over the fact base
-    n_ifeval: int = 200  # IFEval analogue: prompts with 1-3 verifiable format constraints
-    n_pretrain_docs: int = 24000  # documents in the base's pretraining mixture
+    n_entities: int = _base(48)  # people in the synthetic fact base (MMLU/GPQA analogues ask about them)
+    n_k12_train: int = _base(2048)  # post-training problems (paper: ~91k cn_k12 rows)
+    n_math500: int = _base(500)  # MATH-500 analogue: held-out problems of the post-training distribution
+    n_aime: int = _base(30)  # AIME24 analogue: much harder maths (AIME24 has 30 problems)
+    n_gsm8k: int = _base(250)  # GSM8K analogue: word problems in another surface form
+    n_mmlu: int = _base(200)  # MMLU analogue: 4-option multiple choice over the fact base
+    n_mmlu_pro: int = _base(200)  # MMLU-Pro analogue: same facts, 8 options
+    n_gpqa: int = _base(200)  # GPQA:Diamond analogue: two-hop questions over the fact base
+    n_ifeval: int = _base(200)  # IFEval analogue: prompts with 1-3 verifiable format constraints
+    n_pretrain_docs: int = _base(24000)  # documents in the base's pretraining mixture
 
     # --- the miniature base model (an Olmo2ForCausalLM; paper: OLMo-2-1124-7B-Instruct) ---
-    vocab_size: int = 768  # BPE vocabulary trained on the world's text (paper: 100352)
-    n_layers: int = 8  # transformer blocks (paper: 32); >= 8 so "middle layers" means something
-    hidden_size: int = 128  # model width (paper: 4096)
-    n_heads: int = 4  # attention heads, no GQA (paper: 32)
-    intermediate_size: int = 384  # SwiGLU MLP width (paper: 11008)
-    max_seq_len: int = 512  # context length (paper: 4096)
+    vocab_size: int = _base(768)  # BPE vocabulary trained on the world's text (paper: 100352)
+    n_layers: int = _base(8)  # transformer blocks (paper: 32); >= 8 so "middle layers" means something
+    hidden_size: int = _base(128)  # model width (paper: 4096)
+    n_heads: int = _base(4)  # attention heads, no GQA (paper: 32)
+    intermediate_size: int = _base(384)  # SwiGLU MLP width (paper: 11008)
+    max_seq_len: int = _base(512)  # context length (paper: 4096)
 
     # --- base pretraining (ours; the paper starts from a released instruct model) ---------
-    pretrain_steps: int = 900  # optimizer steps (tiny: about 8 minutes on 2 CPU cores)
-    pretrain_batch_size: int = 16  # packed sequences per step
-    pretrain_seq_len: int = 256  # tokens per packed sequence
-    pretrain_lr: float = 2e-3  # peak AdamW learning rate, cosine decay to 10%
+    pretrain_steps: int = _base(900)  # optimizer steps (tiny: about 8 minutes on 2 CPU cores)
+    pretrain_batch_size: int = _base(16)  # packed sequences per step
+    pretrain_seq_len: int = _base(256)  # tokens per packed sequence
+    pretrain_lr: float = _base(2e-3)  # peak AdamW learning rate, cosine decay to 10%
 
-    # --- the real-data path (world == "real") -----------------------------------------
-    base_model: str = ""  # hub id or local path of the base model ("" in the mini world)
-    train_dataset: str = "open-r1/OpenR1-Math-220k"  # post-training data (paper)
-    train_dataset_config: str = "extended"  # its config (paper)
-    train_source: str = "cn_k12"  # rows kept: source == this (paper)
-    eval_dataset: str = "HuggingFaceH4/MATH-500"  # KL / in-domain evaluation set (paper)
-    max_length: int = 4096  # drop conversations longer than this many tokens (paper: 4096)
+    # --- the real-data path (world "real") ----------------------------------------------
+    base_model: str = _run("")  # hub id or local path of the base model ("" in the mini world)
+    train_dataset: str = _run("open-r1/OpenR1-Math-220k")  # post-training data (paper)
+    train_dataset_config: str = _run("extended")  # its config (paper)
+    train_source: str = _run("cn_k12")  # rows kept: source == this (paper)
+    eval_dataset: str = _run("HuggingFaceH4/MATH-500")  # KL / in-domain evaluation set (paper)
+    max_length: int = _run(4096)  # drop conversations longer than this many tokens (paper: 4096)
 
-    # --- post-training (shared by GRPO and SFT; PAPER.md "Setup") ---------------------
-    learning_rate: float = 1e-6  # GRPO and SFT-1ep learning rate (paper: 1e-6; SFT-3ep uses 50x)
-    warmup_ratio: float = 0.1  # constant LR after 10% linear warm-up (paper)
-    max_grad_norm: float = 0.2  # gradient clipping (paper)
-    n_checkpoints: int = 20  # checkpoints per run, evenly spaced (paper: every 5%)
+    # --- post-training (shared by GRPO and SFT; paper/ORIGINAL.md, "Setup") ---------------------
+    learning_rate: float = _run(1e-6)  # GRPO and SFT-1ep learning rate (paper: 1e-6; SFT-3ep uses 50x)
+    warmup_ratio: float = _run(0.1)  # constant LR after 10% linear warm-up (paper)
+    max_grad_norm: float = _run(0.2)  # gradient clipping (paper)
+    n_checkpoints: int = _run(20)  # checkpoints per run, evenly spaced (paper: every 5%)
 
     # --- the run: which method, which weights train (run id: {method}[-{trainable}]-s{train_seed}) --
-    method: str = "grpo"  # grpo | sft1ep (GRPO's lr and steps) | sft3ep (lr x sft3ep_lr_factor, 3 epochs)
-    trainable: str = "all"  # all | attention (q,k,v,o only) | qk (q,k only) | frozen-mid-mlp (PAPER.md ablations)
-    frozen_layers: str = ""  # "a-b" (inclusive) MLP layers frozen by frozen-mid-mlp; "" = the middle third (paper: 19-25 of 32)
-    train_seed: int = 0  # seed of the run: data order and GRPO sampling (paper: 42); the world keeps `seed`
+    method: str = _run("grpo")  # grpo | sft1ep (GRPO's lr and steps) | sft3ep (lr x sft3ep_lr_factor, 3 epochs)
+    trainable: str = _run("all")  # all | attention (q,k,v,o only) | qk (q,k only) | frozen-mid-mlp (paper/ORIGINAL.md, "Freeze ablation")
+    frozen_layers: str = _run("")  # "a-b" (inclusive) MLP layers frozen by frozen-mid-mlp; "" = the middle third (paper: 19-25 of 32)
+    train_seed: int = _run(0)  # seed of the run: data order and GRPO sampling (paper: 42); the world keeps `seed`
 
-    # --- schedule: the same problems and problems per step for both methods (PAPER.md "Setup") ---
-    n_train_problems: int = 640  # problems in one epoch, the first N of the K12 set (0 = all; paper: ~91k cn_k12)
-    problems_per_step: int = 16  # problems per optimizer step, both methods (paper, as we read it: 448 completions / 28 = 16)
-    grad_accum_steps: int = 4  # gradient accumulation: the step's batch is split in this many passes (paper: 4)
-    sft3ep_epochs: int = 3  # epochs of the sft3ep run (paper: 3); grpo and sft1ep run one
-    sft3ep_lr_factor: float = 50.0  # sft3ep learning rate = learning_rate x this (paper: 5e-5 / 1e-6 = 50)
-    gradient_checkpointing: bool = False  # recompute activations in backward (paper: on; pointless at mini size)
-    bf16: bool = False  # bfloat16 weights and autocast (paper: on; CPU runs stay float32)
+    # --- schedule: the same problems and problems per step for both methods (paper/ORIGINAL.md, "Setup") ---
+    n_train_problems: int = _run(640)  # problems in one epoch, the first N of the K12 set (0 = all; paper: ~91k cn_k12)
+    problems_per_step: int = _run(16)  # problems per optimizer step, both methods (paper, as we read it: 448 completions / 28 = 16)
+    grad_accum_steps: int = _run(4)  # gradient accumulation: the step's batch is split in this many passes (paper: 4)
+    sft3ep_epochs: int = _sft(3)  # epochs of the sft3ep run (paper: 3); grpo and sft1ep run one
+    sft3ep_lr_factor: float = _sft(50.0)  # sft3ep learning rate = learning_rate x this (paper: 5e-5 / 1e-6 = 50)
+    gradient_checkpointing: bool = _run(False)  # recompute activations in backward (paper: on; pointless at mini size)
+    bf16: bool = _run(False)  # bfloat16 weights and autocast (paper: on; CPU runs stay float32)
 
-    # --- GRPO (TRL GRPOTrainer; PAPER.md "Setup") --------------------------------------
-    num_generations: int = 8  # completions sampled per problem (paper: 28; 8 fits a CPU step in seconds)
-    max_completion_length: int = 96  # completion budget in tokens (paper: 1500, below most R1 traces;
+    # --- GRPO (TRL GRPOTrainer; paper/ORIGINAL.md, "Setup") --------------------------------------
+    num_generations: int = _grpo(8)  # completions sampled per problem (paper: 28; 8 fits a CPU step in seconds)
+    max_completion_length: int = _grpo(96)  # completion budget in tokens (paper: 1500, below most R1 traces;
     #                                  here above the base's answers (<= 42) and below the teacher's (~125))
-    temperature: float = 0.6  # sampling temperature (paper)
-    beta: float = 0.0  # KL penalty to the reference model (paper: 0, none)
-    epsilon: float = 0.2  # PPO clipping range (paper)
-    loss_type: str = "dr_grpo"  # token-sum loss over a constant length, no length bias (paper)
-    scale_rewards: bool = False  # divide advantages by the group's std (paper: false)
-    accuracy_weight: float = 1.0  # weight of the math-verify accuracy reward (paper: 1.0)
-    format_weight: float = 0.2  # weight of the <think>/<answer> format reward (paper: 0.2)
+    temperature: float = _grpo(0.6)  # sampling temperature (paper)
+    beta: float = _grpo(0.0)  # KL penalty to the reference model (paper: 0, none)
+    epsilon: float = _grpo(0.2)  # PPO clipping range (paper)
+    loss_type: str = _grpo("dr_grpo")  # token-sum loss over a constant length, no length bias (paper)
+    scale_rewards: bool = _grpo(False)  # divide advantages by the group's std (paper: false)
+    accuracy_weight: float = _grpo(1.0)  # weight of the math-verify accuracy reward (paper: 1.0)
+    format_weight: float = _grpo(0.2)  # weight of the <think>/<answer> format reward (paper: 0.2)
 
     # --- evaluation ---------------------------------------------------------------------
-    eval_batch_size: int = 64  # prompts per generation / scoring batch
+    eval_batch_size: int = _eval(64)  # prompts per generation / scoring batch
     # Greedy generation budget of every generated analogue. It must hold the longest teacher trace
     # of the post-training set (tiny: 157 tokens), else SFT models, which learn that long style,
     # are cut off before their answer: 192 = 157 + ~20%. (Paper: 1500, as GRPO's completions.)
-    max_new_tokens: int = 192
+    max_new_tokens: int = _eval(192)
 
     def __post_init__(self):
         """Check the values (also after ``dataclasses.replace``); raise :class:`ConfigError`."""
         if self.world not in WORLDS:
             raise ConfigError(f"config key 'world' must be one of {', '.join(WORLDS)}, got {self.world!r}")
-        if self.world == "real" and not self.base_model:
-            raise ConfigError("world='real' needs base_model (a hub id or a local path)")
+        for key in WORLDS[self.world]:
+            if not getattr(self, key):
+                raise ConfigError(f"world={self.world!r} needs {key} (a hub id or a local path)")
         for key, choices in (("method", METHODS), ("trainable", TRAINABLE), ("loss_type", LOSS_TYPES)):
             value = getattr(self, key)
             if value not in choices:
@@ -142,15 +165,20 @@ class Config:
         return dataclasses.asdict(self)
 
 
+def fields_of(scope: str) -> tuple[str, ...]:
+    """The names of the config fields of one scope (a key of :data:`SCOPES`), in declaration order."""
+    if scope not in SCOPES:
+        raise KeyError(f"unknown field scope {scope!r}; scopes: {', '.join(SCOPES)}")
+    return tuple(f.name for f in fields(Config) if f.metadata.get("scope") == scope)
+
+
 # Fields that determine the world and the pretrained base; a change to any of them
 # (and only to them) means a new base. Bump WORLD_VERSION when generator code changes.
 WORLD_VERSION = 1
-BASE_FIELDS = (
-    "seed", "world", "n_entities", "n_k12_train", "n_math500", "n_aime", "n_gsm8k", "n_mmlu",
-    "n_mmlu_pro", "n_gpqa", "n_ifeval", "n_pretrain_docs", "vocab_size", "n_layers",
-    "hidden_size", "n_heads", "intermediate_size", "max_seq_len", "pretrain_steps",
-    "pretrain_batch_size", "pretrain_seq_len", "pretrain_lr",
-)
+BASE_FIELDS = fields_of("base")
+GRPO_ONLY = fields_of("grpo")
+SFT_ONLY = fields_of("sft")
+EVAL_ONLY = fields_of("eval")
 
 _PRESET_VALUES: dict[str, dict] = {
     # CI: a 2-layer model and small sets, seconds end to end.
@@ -222,10 +250,17 @@ def load(preset: str = "tiny", **overrides) -> Config:
     return Config(preset=preset, **values)  # values are checked by Config.__post_init__
 
 
+def require_world(cfg: Config, world: str, refusal: str) -> None:
+    """Raise :class:`ConfigError` with ``refusal`` unless ``cfg`` is of ``world``: the guard of code
+    that exists in one world only (which world does what is decided in ``scalpel_core.worlds``)."""
+    if cfg.world != world:
+        raise ConfigError(refusal)
+
+
 def config_hash(cfg: Config, keys=None) -> str:
     """Short, stable content hash of (a subset of) a config."""
     data = cfg.to_dict()
     if keys is not None:
         data = {k: data[k] for k in keys}
     data["_world_version"] = WORLD_VERSION
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+    return json_hash(data, 12)

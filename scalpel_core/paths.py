@@ -1,4 +1,5 @@
-"""Repository-relative paths. Nothing here depends on the current working directory.
+"""Where things live, relative to the repository (never to the current working directory), and
+writing them safely.
 
 ``SCALPEL_HOME`` overrides the repository root (for a non-editable install);
 ``SCALPEL_ARTIFACTS`` relocates the (git-ignored) artifacts folder, and
@@ -8,9 +9,24 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 REPO_ROOT = Path(os.environ.get("SCALPEL_HOME", Path(__file__).resolve().parents[1])).resolve()
+# What "the code" is for provenance: a change under these makes git_commit() say +dirty.
+CODE = ("scalpel_core", "notebooks", "plan.yaml")
+
+# The result tables the notebooks write under artifacts/{preset}/tables/: name -> (file, notebook).
+TABLES = {
+    "base_scores": ("base_scores.csv", "00_base_model"),
+    "weights": ("weight_changes.csv", "03_weight_changes"),
+    "kl": ("kl.csv", "04_kl_divergence"),
+    "scores": ("benchmark_scores.csv", "05_benchmarks"),
+    "deltas": ("benchmark_deltas.csv", "05_benchmarks"),
+    "freeze_scores": ("freeze_scores.csv", "02_freeze_ablation"),
+    "freeze_effects": ("freeze_effects.csv", "02_freeze_ablation"),
+    "freeze_frozen": ("freeze_frozen_check.csv", "02_freeze_ablation"),
+}
 
 
 def artifacts_dir() -> Path:
@@ -33,3 +49,41 @@ def notebooks_dir() -> Path:
 def base_dir(preset: str, config_hash: str) -> Path:
     """Where the miniature base model of a preset is cached, keyed by its config hash."""
     return artifacts_dir() / preset / "base" / config_hash
+
+
+def tables_dir(preset: str) -> Path:
+    """``artifacts/{preset}/tables/`` (created): the result tables of the notebooks."""
+    path = artifacts_dir() / preset / "tables"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def table_file(preset: str, name: str) -> Path:
+    """The file of result table ``name`` (a key of :data:`TABLES`) of ``preset``."""
+    if name not in TABLES:
+        raise KeyError(f"unknown result table {name!r}; tables: {', '.join(TABLES)}")
+    return tables_dir(preset) / TABLES[name][0]
+
+
+def atomic_write(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename: a reader (or a crash)
+    never sees half a file, and two processes never share a temporary file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def git_commit() -> str:
+    """HEAD of the repository, with ``+dirty`` when the code (:data:`CODE`) differs from it."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=30)
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode:
+            return "unknown (not a git checkout)"
+        dirty = git("status", "--porcelain", "--", *CODE).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git not available)"
+    return head.stdout.strip() + ("+dirty" if dirty else "")

@@ -122,7 +122,7 @@ def artifacts(tmp_path, monkeypatch, smoke_base):
 @pytest.fixture(scope="session")
 def smoke_runs(tmp_path_factory, smoke_base):
     """An artifacts root with finished smoke runs grpo-s0 and sft1ep-s0 (trained once per session)."""
-    from scalpel_core import train
+    from scalpel_core.train import trainer
 
     root = tmp_path_factory.mktemp("runs-artifacts")
     (root / "smoke").mkdir()
@@ -131,7 +131,7 @@ def smoke_runs(tmp_path_factory, smoke_base):
     os.environ["SCALPEL_ARTIFACTS"] = str(root)
     try:
         for method in ("grpo", "sft1ep"):
-            train.train(config.load("smoke", method=method), progress=False)
+            trainer.train(config.load("smoke", method=method), progress=False)
     finally:
         if old is None:
             del os.environ["SCALPEL_ARTIFACTS"]

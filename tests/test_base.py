@@ -26,6 +26,7 @@ def built(tmp_path_factory, smoke_cfg, smoke_world):
     return dirs
 
 
+@pytest.mark.slow
 def test_rebuild_is_bit_identical(built):
     a, b = (load_file(p / "model.safetensors") for p in built)
     assert a.keys() == b.keys()
@@ -94,6 +95,7 @@ def test_corrupt_checkpoint_names_path_and_command(tmp_path, built):
         load_base(broken, "smoke")
 
 
+@pytest.mark.slow
 def test_incomplete_cache_is_rebuilt_not_trusted(tmp_path, smoke_cfg, smoke_world, monkeypatch, built):
     """A folder without base_meta.json (an interrupted build) is built again."""
     monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path))

@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from scalpel_core import paths
 
 BENCH = paths.REPO_ROOT / "benchmarks"
@@ -18,6 +20,7 @@ def _run(script, *args, env_root):
     return out.stdout
 
 
+@pytest.mark.slow
 def test_weight_benchmark_methods_agree_with_float64(tmp_path):
     text = _run("bench_weights.py", "--shape", "test", "--checkpoints", "2", "--repeats", "1", env_root=tmp_path)
     assert re.search(r"^streaming ", text, re.M) and re.search(r"^naive ", text, re.M)
@@ -28,6 +31,7 @@ def test_weight_benchmark_methods_agree_with_float64(tmp_path):
     assert len(list((tmp_path / "bench" / "olmo2-test-s0").glob("ckpt-*/*.safetensors"))) == 2
 
 
+@pytest.mark.slow
 def test_kl_benchmark_batched_equals_batch_size_1(tmp_path):
     text = _run("bench_kl.py", "--preset", "smoke", "--large", "test", "--batch-size", "8", env_root=tmp_path)
     diffs = [float(d) for d in re.findall(r"max rel\. diff ([0-9.e+-]+)", text.strip().splitlines()[-1])]

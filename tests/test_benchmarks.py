@@ -3,8 +3,9 @@ import math
 import pytest
 import torch
 
-from scalpel_core import benchmarks as B
-from scalpel_core.generation import generate, option_logprobs
+from scalpel_core.eval import analogues as B
+from scalpel_core.eval import scoring
+from scalpel_core.eval.generation import generate, option_logprobs
 
 
 def test_option_logprobs_match_unbatched_reference(random_model, smoke_tokenizer):
@@ -50,7 +51,7 @@ def test_chance_levels(smoke_world):
 def test_evaluate_table(random_model, smoke_tokenizer, smoke_world, smoke_cfg):
     small = {k: v[:6] for k, v in smoke_world.benchmarks.items()}
     table, items = B.evaluate(random_model, smoke_tokenizer, small, smoke_cfg)
-    assert list(table["benchmark"]) == list(B.LABELS.values())
+    assert list(table["benchmark"]) == list(scoring.LABELS.values())
     assert table["score"].between(0, 1).all() and (table["n"] == 6).all()
     assert set(items) == {"aime24", "math500", "gsm8k", "mmlu", "mmlu_pro", "gpqa", "ifeval"}
 

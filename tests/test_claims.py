@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalpel_core import claims, freeze_summary, paper_numbers, runs
-from scalpel_core.freeze import MATRICES
+from scalpel_core.arch import MATRICES
+from scalpel_core.report import claims, freeze_summary, published
+from scalpel_core.train import runs
 
 
 def test_verdict_levels():
@@ -88,10 +89,37 @@ def test_kl_rules_follow_the_numbers():
     assert claims.at_fraction(slow_sft, "sft1ep-s0", 0.5) == pytest.approx(0.9)
 
 
+def test_kl_shape_is_what_notebook_04_shows_and_claim_5_tests():
+    """One summary of a KL curve, shared by the notebook and the claims."""
+    table = _kl({"grpo-s0": lambda x: 0.4 * x, "sft1ep-s0": lambda x: 3.6 * min(1.0, 5 * x)})
+    shape = claims.kl_shape(table, "sft1ep-s0")
+    assert shape["10%"] == pytest.approx(1.8) and shape["15%"] == pytest.approx(2.7)
+    assert shape["end"] == pytest.approx(3.6) and shape["share_at_25"] == pytest.approx(1.0)
+    assert shape["share_at_10"] == pytest.approx(0.5)
+    summary = claims.kl_summary(table)
+    assert list(summary.index) == ["grpo-s0", "sft1ep-s0"]
+    assert summary.loc["grpo-s0", "share_at_25"] == pytest.approx(0.25)
+    assert summary.loc["sft1ep-s0", "paper"] == "10% 2.2, 15% 3.0, end 3.6"
+    curve = claims.kl_checks(table)["curve"]["sft1ep"]
+    assert curve == {k: shape[k] for k in ("10%", "15%", "25%", "end", "share_at_25")}
+
+
+def test_freeze_side_by_side_puts_the_papers_number_beside_ours():
+    scores = pd.DataFrame([{"model": m, "key": k, "benchmark": published_label, "score": v}
+                           for m, v in (("base", 0.5), ("sft3ep", 0.25), ("sft3ep-qk", 0.125), ("sft3ep-attention", 1.0))
+                           for k, published_label in (("math500", "MATH-500"), ("gpqa", "GPQA:Diamond"))])
+    table = published.freeze_side_by_side(scores, {"base": "Base", "sft3ep-qk": "only q, k"})
+    assert list(table.index) == ["MATH-500", "GPQA:Diamond"]
+    assert list(table.columns) == ["Base", "sft3ep", "only q, k", "sft3ep-attention"]
+    assert table.loc["MATH-500", "only q, k"] == "0.12 / 0.34"  # the paper's only-q,k MATH-500: 0.34
+    assert table.loc["GPQA:Diamond", "Base"] == "0.50 / 0.27"
+    assert table.loc["MATH-500", "sft3ep-attention"] == "1.00 / -"  # not in the paper
+
+
 def test_compute_writes_json_with_every_claim(tmp_path):
     deltas = _deltas()
     scores = pd.DataFrame([{"model": m, "benchmark": k, "key": k, "score": 0.5, "lo": 0.4, "hi": 0.6, "n": 10}
-                           for m in ("base", "grpo", "sft1ep", "sft3ep") for k in paper_numbers.BENCHMARKS])
+                           for m in ("base", "grpo", "sft1ep", "sft3ep") for k in published.BENCHMARKS])
     weights = pd.concat([_weights(), _weights().query("run == 'sft1ep-s0'").assign(run="sft3ep-s0")])
     kl = _kl({"grpo-s0": lambda x: 0.4 * x, "sft1ep-s0": lambda x: 3.6 * min(1.0, 5 * x),
               "sft3ep-s0": lambda x: 4.7 * min(1.0, 5 * x)})

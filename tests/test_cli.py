@@ -26,9 +26,9 @@ def test_cli_starts_without_importing_torch():
 def test_every_reported_error_is_a_scalpel_error():
     from scalpel_core.checkpoints import CheckpointError
     from scalpel_core.config import ConfigError, ScalpelError
-    from scalpel_core.freeze import SpecError
-    from scalpel_core.runs import RunExistsError
-    from scalpel_core.train import TrainingDivergedError
+    from scalpel_core.train.freeze import SpecError
+    from scalpel_core.train.runs import RunExistsError
+    from scalpel_core.train.trainer import TrainingDivergedError
     from scalpel_core.world.base import BaseModelError
 
     for cls, builtin in ((ConfigError, ValueError), (SpecError, ValueError), (RunExistsError, RuntimeError),

@@ -1,6 +1,6 @@
 import pytest
 
-from scalpel_core import config
+from scalpel_core import config, worlds
 from scalpel_core.config import ConfigError
 
 
@@ -8,7 +8,7 @@ from scalpel_core.config import ConfigError
 def test_every_preset_loads(preset):
     cfg = config.load(preset)
     assert cfg.preset == preset
-    assert (cfg.world == "real") == bool(cfg.base_model)
+    assert (not worlds.miniature(cfg)) == bool(cfg.base_model)
 
 
 def test_tiny_is_default_and_deep_enough():
@@ -66,3 +66,54 @@ def test_values_are_checked_after_replace_too():
         dataclasses.replace(cfg, method="ppo")
     with pytest.raises(config.ConfigError, match="'n_checkpoints' must be at least 1"):
         dataclasses.replace(cfg, n_checkpoints=0)
+
+
+def test_every_field_has_one_scope_and_the_lists_derive_from_it():
+    import dataclasses
+
+    scopes = {f.name: f.metadata.get("scope") for f in dataclasses.fields(config.Config)}
+    assert set(scopes.values()) <= set(config.SCOPES), {k: s for k, s in scopes.items() if s not in config.SCOPES}
+    groups = [config.fields_of(s) for s in config.SCOPES]
+    assert sorted(sum(groups, ())) == sorted(scopes)  # every field in exactly one scope
+    assert config.BASE_FIELDS == config.fields_of("base") and config.EVAL_ONLY == config.fields_of("eval")
+
+
+def _changed(cfg, key):
+    """``cfg`` with ``key`` set to another valid value."""
+    import dataclasses
+
+    value = getattr(cfg, key)
+    other = {"method": "sft1ep", "trainable": "qk", "loss_type": "dapo", "n_heads": 8, "hidden_size": 256, "world": "real",
+             "preset": "smoke"}.get(key)
+    if other is None:
+        other = (not value if isinstance(value, bool) else value + 1 if isinstance(value, int)
+                 else value * 2 + 1e-3 if isinstance(value, float) else value + "x")
+    extra = {"base_model": "some/model"} if key == "world" else {}
+    return dataclasses.replace(cfg, **{key: other}, **extra)
+
+
+def test_base_hash_covers_exactly_the_base_scope():
+    """A change to any base field means a new base; a change to any other field does not."""
+    import dataclasses
+
+    cfg = config.load("tiny")
+    for f in dataclasses.fields(config.Config):
+        if f.name in ("world", "base_model"):
+            continue  # `world` is checked with base_model set, below
+        moved = _changed(cfg, f.name).base_hash != cfg.base_hash
+        assert moved == (f.name in config.BASE_FIELDS), f.name
+    assert _changed(cfg, "world").base_hash != cfg.base_hash
+
+
+def test_run_identity_follows_the_scopes():
+    """A run records every field of its method except evaluation settings, and nothing of the other method."""
+    from scalpel_core.train import runs
+
+    for method, own, other in (("grpo", config.GRPO_ONLY, config.SFT_ONLY), ("sft1ep", config.SFT_ONLY, config.GRPO_ONLY)):
+        recorded = runs.run_config(config.load("tiny", method=method))
+        assert set(own) <= set(recorded) and not set(other) & set(recorded), method
+        assert not set(config.EVAL_ONLY) & set(recorded)
+        assert set(config.BASE_FIELDS) <= set(recorded) and recorded["base_hash"] == config.load("tiny").base_hash
+        for key in config.fields_of("run"):
+            if key != "frozen_layers":  # recorded only for the frozen-mid-mlp spec that reads it
+                assert key in recorded, key

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from scalpel_core.data import load_math500, load_model, load_openr1_k12, n_chat_tokens
-from scalpel_core.prompts import SYSTEM_PROMPT
+from scalpel_core.data.hub import load_math500, load_model, load_openr1_k12, n_chat_tokens
+from scalpel_core.data.prompts import SYSTEM_PROMPT
 
 
 def test_openr1_keeps_cn_k12_within_length(openr1_dir, smoke_tokenizer):
@@ -75,7 +75,7 @@ def test_load_model_requires_chat_template(model_dir):
 
 def test_math500_conversations_real_and_miniature(math500_file, smoke_cfg):
     from scalpel_core import config
-    from scalpel_core.data import math500_conversations
+    from scalpel_core.worlds import math500_conversations
 
     real = math500_conversations(config.load("gpu-small", eval_dataset=str(math500_file)))
     assert len(real) == 10

@@ -5,7 +5,8 @@ import copy
 import pytest
 import torch
 
-from scalpel_core.freeze import SpecError, apply_spec, middle_third, parse_layers
+from scalpel_core.arch import middle_third
+from scalpel_core.train.freeze import SpecError, apply_spec, parse_layers
 
 
 @pytest.fixture
@@ -84,6 +85,6 @@ def test_spec_that_matches_nothing_is_an_error():
 
 def test_every_config_spec_has_its_target_matrices():
     from scalpel_core.config import TRAINABLE
-    from scalpel_core.freeze import TARGETS
+    from scalpel_core.train.freeze import TARGETS
 
     assert tuple(TARGETS) == TRAINABLE

@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from scalpel_core import kl
+from scalpel_core.lenses import kl
 from scalpel_core.checkpoints import CheckpointError
 from scalpel_core.cli import main
 

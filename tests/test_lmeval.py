@@ -1,7 +1,7 @@
 """lmeval.evaluate against local-data lm-eval tasks and the random smoke model (offline).
 
 The model is random, so the checks are about the plumbing: lm-eval must rank the options
-exactly as :func:`scalpel_core.generation.option_logprobs` does, and the per-item scores
+exactly as :func:`scalpel_core.eval.generation.option_logprobs` does, and the per-item scores
 must come back in order, one per item, with the table's score as their mean.
 """
 
@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from scalpel_core import lmeval
-from scalpel_core.generation import generate, option_logprobs
+from scalpel_core.eval import lmeval
+from scalpel_core.eval.generation import generate, option_logprobs
 
 QUESTIONS = [  # (question, options): 8 items, split 5 + 3 over two subtasks of a nested group
     ("Which city lies on the river Vell?", ["Orsk", "Tamberly", "Quill", "Danor"]),
@@ -71,6 +71,7 @@ def lm_eval_output(monkeypatch):
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chat", [False, True])
 def test_multiple_choice_matches_option_logprobs(tmp_path, offline, lm_eval_output, model_dir, random_model,
                                                  smoke_tokenizer, chat):
@@ -106,6 +107,7 @@ def test_multiple_choice_matches_option_logprobs(tmp_path, offline, lm_eval_outp
     assert [r[0][0] for s in logged for r in s["resps"]] == pytest.approx(lp, abs=1e-4)  # and their scores
 
 
+@pytest.mark.slow
 def test_generate_until_is_greedy_and_capped(tmp_path, offline, model_dir, random_model, smoke_tokenizer):
     prompts = ["Say a word.", "Name a river.", "Count to three."]
     outs = generate(random_model, smoke_tokenizer, [[{"role": "user", "content": p}] for p in prompts],
@@ -134,6 +136,7 @@ def test_unknown_key_names_it():
         lmeval.evaluate("unused", ["gsm8k", "mmlu_redux"])
 
 
+@pytest.mark.slow
 def test_tasks_match_the_installed_harness():
     """Every (task, metric, filter) in TASKS is one the installed lm-eval declares (no data needed)."""
     from lm_eval.tasks import TaskManager

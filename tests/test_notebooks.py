@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from scalpel_core import paths
-from scalpel_core.reproduce import KERNEL, notebooks
+from scalpel_core.pipeline.reproduce import KERNEL, notebooks
 
 NOTEBOOKS = notebooks()
 
@@ -52,6 +52,7 @@ def _run_00(tmp_path, monkeypatch, **parameters) -> str:
     return out.read_text()
 
 
+@pytest.mark.slow
 def test_notebook_00_runs_on_smoke(tmp_path, monkeypatch):
     """Execute notebook 00 top to bottom with papermill, as `make reproduce` does."""
     text = _run_00(tmp_path, monkeypatch, preset="smoke")
@@ -63,6 +64,7 @@ def test_notebook_00_runs_on_smoke(tmp_path, monkeypatch):
     assert len(table) == 9 and table[0].startswith("benchmark,key,score,chance,n")
 
 
+@pytest.mark.slow
 def test_notebook_00_runs_the_real_data_path_offline(tmp_path, monkeypatch, model_dir, openr1_dir, math500_file):
     """The paper-scale branch (hub model + OpenR1 + MATH-500), on local stand-ins."""
     overrides = {"base_model": str(model_dir), "train_dataset": str(openr1_dir),
@@ -76,7 +78,7 @@ def test_set_progress_switches_hf_bars():
     import datasets
     from transformers.utils import logging as hf_logging
 
-    from scalpel_core.progress import set_progress
+    from scalpel_core.pipeline.progress import set_progress
 
     assert set_progress(False) is False
     assert not hf_logging.is_progress_bar_enabled() and not datasets.is_progress_bar_enabled()
@@ -84,6 +86,7 @@ def test_set_progress_switches_hf_bars():
     assert hf_logging.is_progress_bar_enabled() and datasets.is_progress_bar_enabled()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["grpo", "sft3ep"])
 def test_notebook_01_trains_and_plots_on_smoke(tmp_path, monkeypatch, artifacts, method):
     import papermill as pm
@@ -113,11 +116,12 @@ def _run(name, tmp_path, parameters) -> str:
     return out.read_text()
 
 
+@pytest.mark.slow
 def test_analysis_notebooks_run_on_smoke_runs(tmp_path, monkeypatch, smoke_runs):
     """Notebooks 03-05 on finished smoke runs: every figure and table of the paper's analyses."""
     monkeypatch.setenv("SCALPEL_ARTIFACTS", str(smoke_runs))
     monkeypatch.setenv("SCALPEL_FIGURES", str(tmp_path / "figures"))
-    params = {"preset": "smoke", "runs": ["grpo-s0", "sft1ep-s0"]}
+    params = {"preset": "smoke", "run_ids": ["grpo-s0", "sft1ep-s0"]}
     figures = tmp_path / "figures" / "smoke"
 
     text = _run("03_weight_changes", tmp_path, params)
@@ -142,8 +146,9 @@ def test_analysis_notebooks_run_on_smoke_runs(tmp_path, monkeypatch, smoke_runs)
     assert "\n| MATH-500  " in (figures / "benchmarks_vs_paper.md").read_text()
 
 
+@pytest.mark.slow
 def test_analysis_notebook_names_a_missing_run(tmp_path, monkeypatch, artifacts):
     import papermill as pm
 
     with pytest.raises(pm.PapermillExecutionError, match=r"run 'grpo-s0' of preset 'smoke' not found.*scalpel train"):
-        _run("03_weight_changes", tmp_path, {"preset": "smoke", "runs": ["grpo-s0"]})
+        _run("03_weight_changes", tmp_path, {"preset": "smoke", "run_ids": ["grpo-s0"]})

@@ -6,7 +6,9 @@ import json
 import jinja2
 import pytest
 
-from scalpel_core import paper, paths, plan
+from scalpel_core import paths
+from scalpel_core.pipeline import plan
+from scalpel_core.report import paper
 
 PRESET = "tiny"  # the committed results
 

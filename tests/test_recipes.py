@@ -9,10 +9,11 @@ import pytest
 import yaml
 
 from scalpel_core import checkpoints as ck
-from scalpel_core import paths, train
+from scalpel_core import paths
+from scalpel_core.train import trainer
 from scalpel_core.cli import main
 from scalpel_core.config import ConfigError
-from scalpel_core.recipes import load_recipe
+from scalpel_core.train.recipes import load_recipe
 
 RECIPES = sorted((paths.REPO_ROOT / "recipes").glob("*/*.yaml"))
 TRAINING = [r for r in RECIPES if r.parent.name != "accelerate"]
@@ -31,7 +32,7 @@ def test_training_recipes_build_their_trl_config(recipe, method, tmp_path):
     cfg, trl_args = load_recipe(recipe, method=method)
     assert cfg.preset == recipe.parent.name and cfg.world == "real"
     gpus = 8 if cfg.preset == "paper" else 1
-    args = train.trl_config(cfg, tmp_path, 571, gpus, False, trl_args)
+    args = trainer.trl_config(cfg, tmp_path, 571, gpus, False, trl_args)
     assert args.learning_rate == pytest.approx(1e-6 * (50 if cfg.method == "sft3ep" else 1))
     if cfg.method == "grpo":
         assert args.use_vllm and args.num_generations == (28 if cfg.preset == "paper" else 8)
@@ -76,6 +77,7 @@ def test_cli_bad_input_exits_2_with_the_reason(artifacts, capsys):
     assert "outside the model's layers 0-1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_two_process_cpu_ddp_run_trains_and_checkpoints(artifacts, tmp_path):
     recipe = tmp_path / "smoke-grpo.yaml"
     recipe.write_text("preset: smoke\nmethod: grpo\n")

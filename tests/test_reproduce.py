@@ -5,7 +5,8 @@ import json
 import nbformat
 import pytest
 
-from scalpel_core import cli, paths, plan, reproduce
+from scalpel_core import cli, paths
+from scalpel_core.pipeline import plan, reproduce
 
 
 def _notebook(path, params, *sources):
@@ -74,6 +75,7 @@ def _log(root):
     return f.read_text().split() if f.exists() else []
 
 
+@pytest.mark.slow
 def test_runs_in_dependency_order_then_skips_what_is_up_to_date(sandbox, capsys):
     f = _plan(sandbox, PLAN % 1)
     assert _run(sandbox, f) == 0
@@ -96,6 +98,7 @@ def test_runs_in_dependency_order_then_skips_what_is_up_to_date(sandbox, capsys)
     assert _log(sandbox)[-2:] == ["a", "b"]
 
 
+@pytest.mark.slow
 def test_a_change_of_notebook_code_reruns_it_and_its_dependents(sandbox):
     f = _plan(sandbox, PLAN % 1)
     assert _run(sandbox, f) == 0
@@ -110,6 +113,7 @@ def test_a_change_of_notebook_code_reruns_it_and_its_dependents(sandbox):
     assert _log(sandbox) == ["a", "b", "a", "b"]
 
 
+@pytest.mark.slow
 def test_manifest_maps_each_figure_to_notebook_parameters_and_commit(sandbox):
     assert _run(sandbox, _plan(sandbox, PLAN % 3)) == 0
     manifest = json.loads((sandbox / "figures" / "smoke" / "manifest.json").read_text())
@@ -122,6 +126,7 @@ def test_manifest_maps_each_figure_to_notebook_parameters_and_commit(sandbox):
     assert b["commit"] == "unknown (not a git checkout)"  # the sandbox is not a git checkout
 
 
+@pytest.mark.slow
 def test_stops_at_the_first_failure_naming_notebook_and_cell(sandbox, capsys):
     f = _plan(sandbox, """
 steps:
@@ -141,6 +146,7 @@ steps:
     assert _run(sandbox, f) == 1 and _log(sandbox) == ["a"]  # `first` is skipped, `broken` retried
 
 
+@pytest.mark.slow
 def test_a_step_that_failed_is_never_up_to_date(sandbox, monkeypatch):
     """Same digest, but its last execution failed (here: for a reason outside the plan)."""
     nb = sandbox / "notebooks" / "d.ipynb"
@@ -197,13 +203,13 @@ def test_the_project_plan():
     for s in steps:
         assert all(order.index(d) < order.index(s.name) for d in s.after)
     by_name = {s.name: s for s in steps}
-    from scalpel_core.runs import run_id
+    from scalpel_core.train.runs import run_id
     from scalpel_core import config
     trained = {run_id(config.load("tiny", method=s.parameters["method"],
                                   trainable=s.parameters.get("trainable", "all"))): s.name
                for s in steps if s.notebook.name == "01_training.ipynb"}
     for s in steps:  # a step that reads runs comes after the steps that train them
-        wanted = s.parameters.get("runs", []) + s.parameters.get("ablations", []) + \
+        wanted = s.parameters.get("run_ids", []) + s.parameters.get("ablations", []) + \
             ([s.parameters["full"]] if "full" in s.parameters else [])
         for run in wanted:
             assert trained[run] in by_name[s.name].after, (s.name, run)

@@ -1,6 +1,6 @@
 import pytest
 
-from scalpel_core.rewards import extract_answer, has_format, is_correct
+from scalpel_core.eval.rewards import extract_answer, has_format, is_correct
 
 
 def test_extract_takes_last_answer_block():

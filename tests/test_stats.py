@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalpel_core import benchmarks, paper_numbers, stats
+from scalpel_core.eval import scoring, stats
+from scalpel_core.report import published
 
 
 def test_interval_brackets_the_score_and_narrows_with_more_items():
@@ -53,28 +54,28 @@ def _vectors(scores: dict[str, float], n: int = 200) -> dict:
 
 
 def test_side_by_side_marks_directions_significance_and_agreement():
-    keys = list(benchmarks.LABELS)
+    keys = list(scoring.LABELS)
     base = {k: 0.5 for k in keys}
     grpo = dict(base, math500=0.6, mmlu=0.45, gsm8k=0.5)  # up, down, unchanged
     models = {"base": _vectors(base), "grpo": _vectors(grpo)}
-    scores = benchmarks.score_table(models)
-    side = paper_numbers.side_by_side(scores, benchmarks.deltas(models)).set_index("key")
+    scores = scoring.score_table(models)
+    side = published.side_by_side(scores, scoring.deltas(models)).set_index("key")
     assert side.loc["math500", "ours_dir"] == "↑" and side.loc["math500", "paper_dir"] == "↑"  # 0.35 -> 0.40
     assert side.loc["math500", "agrees"] and side.loc["math500", "significant"]
     assert side.loc["mmlu", "ours_dir"] == "↓" and side.loc["mmlu", "agrees"]  # paper 0.62 -> 0.59
     assert side.loc["gsm8k", "ours_dir"] == "=" and not side.loc["gsm8k", "agrees"]  # paper 0.80 -> 0.78
     assert not side.loc["gsm8k", "significant"]
-    assert side.loc["math500", "paper"] == paper_numbers.paper_score("math500", "grpo")
-    wide = paper_numbers.side_by_side_wide(side.reset_index())
+    assert side.loc["math500", "paper"] == published.paper_score("math500", "grpo")
+    wide = published.side_by_side_wide(side.reset_index())
     assert wide.loc["MATH-500", "grpo"] == "0.60↑* / 0.40↑ ✓"
-    groups = benchmarks.group_deltas(benchmarks.deltas(models))
+    groups = scoring.group_deltas(scoring.deltas(models))
     assert groups.loc["grpo", "in-domain (MATH-500)"] == pytest.approx(0.1)
     assert groups.loc["grpo", "other maths (AIME24, GSM8K)"] == pytest.approx(0.0)
     assert groups.loc["grpo", "general (MMLU, MMLU-Pro, GPQA, IFEval)"] == pytest.approx(-0.01)
 
 
 def test_score_table_has_an_interval_per_model_and_benchmark():
-    models = {"base": _vectors({k: 0.3 for k in benchmarks.LABELS})}
-    table = benchmarks.score_table(models)
-    assert isinstance(table, pd.DataFrame) and len(table) == len(benchmarks.LABELS)
+    models = {"base": _vectors({k: 0.3 for k in scoring.LABELS})}
+    table = scoring.score_table(models)
+    assert isinstance(table, pd.DataFrame) and len(table) == len(scoring.LABELS)
     assert ((table.lo < table.score) & (table.score < table.hi)).all() and (table.n == 200).all()

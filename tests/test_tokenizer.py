@@ -1,4 +1,4 @@
-from scalpel_core.prompts import CHAT_TEMPLATE, SYSTEM_PROMPT, render_chat, with_system
+from scalpel_core.data.prompts import CHAT_TEMPLATE, SYSTEM_PROMPT, render_chat, with_system
 from scalpel_core.world.tokenizer import train_tokenizer
 
 

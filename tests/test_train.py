@@ -8,7 +8,8 @@ from safetensors.torch import load_file
 from transformers import TrainerCallback
 
 from scalpel_core import checkpoints as ck
-from scalpel_core import config, runs, train, trainlog
+from scalpel_core import config
+from scalpel_core.train import runs, trainer, trainlog
 from scalpel_core.config import ConfigError
 
 
@@ -39,25 +40,25 @@ def test_save_schedule_is_evenly_spaced_and_ends_at_the_last_step():
 
 def test_batch_layout_keeps_problems_per_step_across_process_counts():
     grpo = config.load("tiny", method="grpo")
-    assert train.batch_layout(grpo, 1) == (32, 4)  # 16 problems x 8 completions / 4 passes
-    assert train.batch_layout(grpo, 2) == (16, 4)
+    assert trainer.batch_layout(grpo, 1) == (32, 4)  # 16 problems x 8 completions / 4 passes
+    assert trainer.batch_layout(grpo, 2) == (16, 4)
     sft = config.load("tiny", method="sft1ep")
-    assert train.batch_layout(sft, 1) == (4, 4)
+    assert trainer.batch_layout(sft, 1) == (4, 4)
     with pytest.raises(ConfigError, match="grad_accum_steps"):
-        train.batch_layout(sft, 8)  # 16 sequences over 8 x 4 passes
+        trainer.batch_layout(sft, 8)  # 16 sequences over 8 x 4 passes
     paper = config.load("paper", method="grpo")
-    assert train.batch_layout(paper, 7) == (16, 4)  # open-r1: 16 completions per device, 7 GPUs
+    assert trainer.batch_layout(paper, 7) == (16, 4)  # open-r1: 16 completions per device, 7 GPUs
 
 
 def test_same_problems_per_step_and_paper_learning_rates():
     runs_ = {m: config.load("tiny", method=m) for m in config.METHODS}
-    steps = {m: train.total_steps(c, c.n_train_problems) for m, c in runs_.items()}
+    steps = {m: trainer.total_steps(c, c.n_train_problems) for m, c in runs_.items()}
     assert steps["grpo"] == steps["sft1ep"] == 640 // 16 and steps["sft3ep"] == 3 * steps["grpo"]
-    lrs = {m: train.learning_rate(c) for m, c in runs_.items()}
+    lrs = {m: trainer.learning_rate(c) for m, c in runs_.items()}
     assert lrs["grpo"] == lrs["sft1ep"] and lrs["sft3ep"] == pytest.approx(50 * lrs["grpo"])
     paper = config.load("paper")
-    assert train.learning_rate(paper) == 1e-6
-    assert train.total_steps(paper, paper.n_train_problems) == 571  # the paper's step count
+    assert trainer.learning_rate(paper) == 1e-6
+    assert trainer.total_steps(paper, paper.n_train_problems) == 571  # the paper's step count
 
 
 def test_run_ids():
@@ -76,13 +77,13 @@ def test_unknown_method_spec_or_loss_fails_at_config_time(key, value, match):
 
 def test_grpo_config_mirrors_the_paper(tmp_path):
     cfg = config.load("paper", method="grpo")
-    args = train.trl_config(cfg, tmp_path, 571, 8, False, {})
+    args = trainer.trl_config(cfg, tmp_path, 571, 8, False, {})
     assert (args.beta, args.epsilon, args.loss_type, args.scale_rewards) == (0.0, 0.2, "dr_grpo", "none")
     assert args.mask_truncated_completions and args.temperature == 0.6
     assert args.reward_weights == [1.0, 0.2] and args.num_generations == 28
     assert args.max_completion_length == 1500 and args.max_grad_norm == 0.2
     assert args.lr_scheduler_type == "constant_with_warmup" and args.get_warmup_steps(571) == 58
-    sft = train.trl_config(config.load("paper", method="sft3ep", grad_accum_steps=2), tmp_path, 1713, 8, False, {})
+    sft = trainer.trl_config(config.load("paper", method="sft3ep", grad_accum_steps=2), tmp_path, 1713, 8, False, {})
     assert sft.completion_only_loss and sft.learning_rate == pytest.approx(5e-5) and sft.max_length == 4096
 
 
@@ -123,8 +124,8 @@ def test_train_log_has_the_curves_the_notebook_plots(grpo_run):
 
 def test_finished_run_is_reused_without_training(grpo_run, monkeypatch):
     monkeypatch.setenv("SCALPEL_ARTIFACTS", str(grpo_run.parents[1]))
-    monkeypatch.setattr(train, "_trainer", lambda *a, **k: pytest.fail("a finished run was retrained"))
-    assert train.train(config.load("smoke", method="grpo"), progress=False) == grpo_run
+    monkeypatch.setattr(trainer, "_trainer", lambda *a, **k: pytest.fail("a finished run was retrained"))
+    assert trainer.train(config.load("smoke", method="grpo"), progress=False) == grpo_run
 
 
 # --- resume, frozen weights, bad input -----------------------------------------------------------
@@ -147,13 +148,13 @@ class _Kill(TrainerCallback):
 @pytest.mark.parametrize("method", ["grpo", "sft1ep"])
 def test_killed_run_resumes_to_bit_identical_weights(artifacts, method):
     cfg = config.load("smoke", method=method)
-    full = train.train(cfg, run="full", progress=False)
+    full = trainer.train(cfg, run="full", progress=False)
     with pytest.raises(_Killed):
-        train.train(cfg, run="killed", progress=False, callbacks=[_Kill(5)])
+        trainer.train(cfg, run="killed", progress=False, callbacks=[_Kill(5)])
     killed = artifacts / "smoke" / "killed"
     assert not ck.read_manifest(killed)["complete"]
     assert not (killed / ck.step_name(6)).exists()
-    resumed = train.train(cfg, run="killed", progress=False)
+    resumed = trainer.train(cfg, run="killed", progress=False)
     a, b = _final(full), _final(resumed)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert ck.read_manifest(resumed)["complete"]
@@ -167,7 +168,7 @@ def test_killed_run_resumes_to_bit_identical_weights(artifacts, method):
     ("frozen-mid-mlp", lambda n: "layers.1.mlp." in n),
 ])
 def test_frozen_weights_are_bit_identical_after_training(artifacts, smoke_base, spec, frozen):
-    run = train.train(config.load("smoke", method="sft3ep", trainable=spec), progress=False)
+    run = trainer.train(config.load("smoke", method="sft3ep", trainable=spec), progress=False)
     base, final = _weights(smoke_base), _final(run)
     names = [n for n in base if frozen(n)]
     assert names
@@ -179,12 +180,12 @@ def test_frozen_weights_are_bit_identical_after_training(artifacts, smoke_base, 
 
 def test_run_folder_with_another_config_is_refused_and_kept(artifacts):
     cfg = config.load("smoke", method="sft1ep")
-    run = train.train(cfg, progress=False)
+    run = trainer.train(cfg, progress=False)
     before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
     with pytest.raises(runs.RunExistsError, match=r"learning_rate: 7e-05 there, 0.001 now.*--overwrite"):
-        train.train(config.load("smoke", method="sft1ep", learning_rate=1e-3), progress=False)
+        trainer.train(config.load("smoke", method="sft1ep", learning_rate=1e-3), progress=False)
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
-    again = train.train(config.load("smoke", method="sft1ep", learning_rate=1e-3), overwrite=True,
+    again = trainer.train(config.load("smoke", method="sft1ep", learning_rate=1e-3), overwrite=True,
                         progress=False)
     assert json.loads((again / runs.RUN_CONFIG).read_text())["learning_rate"] == 1e-3
 
@@ -194,7 +195,7 @@ def test_foreign_folder_is_refused(artifacts):
     target.mkdir()
     (target / "notes.txt").write_text("mine")
     with pytest.raises(runs.RunExistsError, match="not a run of this project"):
-        train.train(config.load("smoke", method="sft1ep"), progress=False)
+        trainer.train(config.load("smoke", method="sft1ep"), progress=False)
     assert (target / "notes.txt").read_text() == "mine"
 
 
@@ -206,8 +207,8 @@ class _Poison(TrainerCallback):
 
 
 def test_nan_loss_stops_the_run_and_names_the_step(artifacts):
-    with pytest.raises(train.TrainingDivergedError, match=r"became nan at step 3 of 8"):
-        train.train(config.load("smoke", method="sft1ep"), progress=False, callbacks=[_Poison()])
+    with pytest.raises(trainer.TrainingDivergedError, match=r"became nan at step 3 of 8"):
+        trainer.train(config.load("smoke", method="sft1ep"), progress=False, callbacks=[_Poison()])
     manifest = ck.read_manifest(artifacts / "smoke" / "sft1ep-s0")
     assert [e["step"] for e in manifest["checkpoints"]] == [0, 2] and not manifest["complete"]
 
@@ -215,14 +216,14 @@ def test_nan_loss_stops_the_run_and_names_the_step(artifacts):
 def test_corrupt_resume_state_is_named_and_nothing_is_deleted(artifacts):
     cfg = config.load("smoke", method="sft1ep")
     with pytest.raises(_Killed):
-        train.train(cfg, progress=False, callbacks=[_Kill(5)])
+        trainer.train(cfg, progress=False, callbacks=[_Kill(5)])
     run = artifacts / "smoke" / "sft1ep-s0"
     weights = run / "trainer" / "checkpoint-4" / "model.safetensors"
     weights.unlink()  # a new, broken file (the published step-4 is a hard link to the old one)
     weights.write_bytes(b"not a safetensors file")
     with pytest.raises(ck.CheckpointError, match=r"cannot resume: checkpoint weights .*checkpoint-4/model"
                                                   r"\.safetensors are corrupt.*--overwrite"):
-        train.train(cfg, progress=False)
+        trainer.train(cfg, progress=False)
     ck.check_checkpoint(run / ck.step_name(4))
     assert [e["step"] for e in ck.read_manifest(run)["checkpoints"]] == [0, 2, 4]
 
@@ -231,7 +232,7 @@ def test_corrupt_resume_state_is_named_and_nothing_is_deleted(artifacts):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_bf16_training_on_cuda(artifacts):
     """The paper-scale path: bf16 on a GPU (skipped on CPU-only machines such as CI)."""
-    run = train.train(config.load("smoke", method="grpo", bf16=True), progress=False)
+    run = trainer.train(config.load("smoke", method="grpo", bf16=True), progress=False)
     final = _final(run)
     assert all(v.dtype == torch.bfloat16 for v in final.values())
     assert ck.read_manifest(run)["complete"]

@@ -8,9 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from scalpel_core import weights
+from scalpel_core.lenses import weights
 from scalpel_core.cli import main
-from scalpel_core.freeze import MATRICES
+from scalpel_core.arch import MATRICES
 
 Q1 = "model.layers.1.self_attn.q_proj.weight"
 

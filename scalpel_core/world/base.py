@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import torch
 
 from .. import paths
 from ..checkpoints import safetensors_problem
-from ..config import BASE_FIELDS, Config, ScalpelError
+from ..config import BASE_FIELDS, Config, ScalpelError, require_world
 from .build import World, build_world
 from .pretrain import pretrain
 from .tokenizer import train_tokenizer
@@ -37,27 +36,15 @@ def rebuild_command(preset: str) -> str:
     return f"scalpel base --preset {preset} --rebuild   (or: make base PRESET={preset})"
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.REPO_ROOT, capture_output=True,
-                             text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "scalpel_core"], cwd=paths.REPO_ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def base_path(cfg: Config) -> Path:
     return paths.base_dir(cfg.preset, cfg.base_hash)
 
 
 def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, world: World | None = None) -> Path:
     """Return the directory of the base of ``cfg``, pretraining it first if it is not cached."""
-    if cfg.world != "mini":
-        raise ValueError(f"preset {cfg.preset!r} starts from a released model ({cfg.base_model}); only the "
-                         "miniature presets (smoke, tiny) pretrain a base. Load it with "
-                         "scalpel_core.data.load_model instead.")
+    require_world(cfg, "mini", f"preset {cfg.preset!r} starts from a released model ({cfg.base_model}); "
+                  "only the miniature presets (smoke, tiny) pretrain a base. Load it with "
+                  "scalpel_core.worlds.load_base instead.")
     path = base_path(cfg)
     if (path / META).exists() and not rebuild:
         check_base(path, cfg.preset)
@@ -74,7 +61,7 @@ def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, world:
         "config_hash": cfg.base_hash,
         "preset": cfg.preset,
         "config": {k: getattr(cfg, k) for k in BASE_FIELDS},
-        "git_commit": git_commit(),
+        "git_commit": paths.git_commit(),
         "pretrain_seconds": round(log[-1]["seconds"], 1),
         "final_loss": sum(r["loss"] for r in log[-20:]) / min(20, len(log)),
         "n_parameters": sum(p.numel() for p in model.parameters()),

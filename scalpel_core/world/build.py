@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from ..config import Config
-from ..prompts import SYSTEM_PROMPT, render_chat
+from ..config import Config, require_world
+from ..data.prompts import SYSTEM_PROMPT, render_chat
 from . import facts, instructions, maths
 
 BENCHMARKS = ("aime24", "math500", "gsm8k", "mmlu", "mmlu_pro", "gpqa", "ifeval")
@@ -62,9 +62,8 @@ def _unique_maths(rng, n, make_terms, task, taken: set[str]) -> list[dict]:
 
 
 def build_world(cfg: Config) -> World:
-    """Build the deterministic miniature world of ``cfg`` (world == "mini")."""
-    if cfg.world != "mini":
-        raise ValueError(f"build_world needs world='mini', preset {cfg.preset!r} has world={cfg.world!r}")
+    """Build the deterministic miniature world of ``cfg`` (a config of the world ``mini``)."""
+    require_world(cfg, "mini", f"build_world needs world='mini', preset {cfg.preset!r} has world={cfg.world!r}")
     people = facts.make_people(_rng(cfg, "people"), cfg.n_entities)
     half = len(people) // 2
     train_people, test_people = people[:half], people[half:]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from ..prompts import with_system
+from ..data.prompts import with_system
 
 PHRASES = ("Compute {e}.", "Calculate {e}.", "What is {e}?", "Evaluate {e}.")
 NAMES = ("Ana", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun")

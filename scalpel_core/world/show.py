@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..prompts import SYSTEM_PROMPT
+from ..data.prompts import SYSTEM_PROMPT
 
 
 def _user(item: dict) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from ..prompts import BOS, CHAT_TEMPLATE, EOS, PAD, ROLE_TOKENS
+from ..data.prompts import BOS, CHAT_TEMPLATE, EOS, PAD, ROLE_TOKENS
 
 SPECIAL_TOKENS = [BOS, PAD, *ROLE_TOKENS]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
+from ..batching import right_pad
+
 
 def _chat_texts(tokenizer, prompts: list[list[dict]]) -> list[str]:
     return [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
@@ -49,13 +51,8 @@ def option_logprobs(model, tokenizer, contexts: list[str], continuations: list[s
     scores: list[float] = []
     for s in range(0, len(ctx), batch_size):
         seqs = [c + k for c, k in zip(ctx[s: s + batch_size], cont[s: s + batch_size])]
-        width = max(map(len, seqs))
-        ids = torch.full((len(seqs), width), tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for r, seq in enumerate(seqs):  # right padding: positions stay aligned
-            ids[r, : len(seq)] = torch.tensor(seq)
-            mask[r, : len(seq)] = 1
-        logp = torch.log_softmax(model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float(), -1)
+        ids, mask = right_pad(seqs, tokenizer.pad_token_id, device)
+        logp = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), -1)
         for r, (c, k) in enumerate(zip(ctx[s: s + batch_size], cont[s: s + batch_size])):
             pos = torch.arange(len(c) - 1, len(c) + len(k) - 1)
             scores.append(logp[r, pos, torch.tensor(k)].sum().item())

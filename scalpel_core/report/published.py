@@ -1,6 +1,11 @@
-"""The original paper's results (PAPER.md, read off the published figures), for side-by-side tables."""
+"""The original paper's published numbers, for side-by-side tables and the claims' rules.
 
-# benchmark key -> (base, GRPO, SFT 1 epoch, SFT 3 epochs)
+Each constant names its source in ``paper/ORIGINAL.md`` (the section in brackets), where the
+figure or recipe file it was read from is given. Values read off a bar chart or a curve carry
+the figure's reading precision (two decimals for scores, one for KL).
+"""
+
+# [ORIGINAL.md, "Published numbers: benchmarks"] benchmark key -> (base, GRPO, SFT 1 epoch, SFT 3 epochs)
 BENCHMARKS = {
     "aime24": (0.00, 0.03, 0.00, 0.00),
     "math500": (0.35, 0.40, 0.32, 0.42),
@@ -13,7 +18,8 @@ BENCHMARKS = {
 }
 RUNS = ("base", "grpo", "sft1ep", "sft3ep")
 
-# The freeze ablation (SFT 3 epochs): benchmark key -> (base, SFT-3ep, frozen mid-layer MLPs, only Q,K trained).
+# [ORIGINAL.md, "Published numbers: freeze ablation"] The freeze ablation (SFT 3 epochs):
+# benchmark key -> (base, SFT-3ep, frozen mid-layer MLPs, only Q,K trained).
 # The poster's third spec, "freeze all but attention", has no published numbers.
 FREEZING = {
     "aime24": (0.00, 0.00, 0.07, 0.00),
@@ -27,17 +33,18 @@ FREEZING = {
 }
 FREEZING_RUNS = ("base", "sft3ep", "sft3ep-frozen-mid-mlp", "sft3ep-qk")
 
-# The paper's setup (PAPER.md "Setup"), beside ours in the reproduction paper.
+# [ORIGINAL.md, "Published numbers: setup"] The paper's setup, beside ours in the reproduction paper.
 SETUP = {"model": "OLMo-2-1124-7B-Instruct", "n_parameters": 7.3e9, "n_layers": 32, "hidden_size": 4096,
          "train_problems": 91_000, "steps": {"grpo": 571, "sft1ep": 571, "sft3ep": 3 * 571},
          "learning_rate": {"grpo": 1e-6, "sft1ep": 1e-6, "sft3ep": 5e-5}, "num_generations": 28,
          "checkpoints": 20, "frozen_mid_mlp_layers": "19-25"}
 
-# KL(base || checkpoint) on MATH-500, nats/token, read off the paper's figure: run -> {point: value}.
+# [ORIGINAL.md, "Published numbers: KL"] KL(base || checkpoint) on MATH-500, nats/token, read off the
+# paper's figure: run -> {point: value}.
 KL = {"grpo": {"end": 0.42}, "sft1ep": {"10%": 2.2, "15%": 3.0, "end": 3.6}, "sft3ep": {"10%": 3.9, "end": 4.7}}
 
-# Relative weight change after SFT-1ep (lr 1e-6, full run): every matrix in this range, q/k highest,
-# peaking in layers 15-18 of 32.
+# [ORIGINAL.md, "Published numbers: weight change"] Relative weight change after SFT-1ep (lr 1e-6,
+# full run): every matrix in this range, q/k highest, peaking in layers 15-18 of 32.
 SFT1EP_CHANGE = (0.014, 0.022)
 
 
@@ -59,7 +66,7 @@ def side_by_side(scores, deltas) -> "pd.DataFrame":
     of each change against the base, whether ours is significant (paired bootstrap 95% interval
     excludes 0) and whether the direction agrees with the paper.
 
-    ``scores`` and ``deltas`` are :func:`scalpel_core.benchmarks.score_table` / ``deltas`` outputs.
+    ``scores`` and ``deltas`` are :func:`scalpel_core.eval.scoring.score_table` / ``deltas`` outputs.
     """
     import pandas as pd
 
@@ -91,3 +98,23 @@ def side_by_side_wide(table) -> "pd.DataFrame":
         cells.setdefault(r.benchmark, {"base (ours / paper)": f"{r.base:.2f} / {r.paper_base:.2f}"})
         cells[r.benchmark][r.model] = f"{r.ours:.2f}{r.ours_dir}{star} / {r.paper:.2f}{r.paper_dir} {mark}"
     return pd.DataFrame.from_dict(cells, orient="index").rename_axis("benchmark")
+
+
+def freeze_side_by_side(scores, labels: dict[str, str]) -> "pd.DataFrame":
+    """benchmark x model: 'ours / paper' for the freeze ablation ('-' where the paper reported no
+    such model, as for the ``attention`` spec). ``scores``: :func:`scalpel_core.eval.scoring.score_table`
+    of the base, full SFT-3ep and the ablations (model names as :func:`paper_freezing` takes them);
+    ``labels``: model -> column label."""
+    import pandas as pd
+
+    order = list(dict.fromkeys(scores.key))  # the benchmarks in the paper's order
+    ours = scores.pivot(index="key", columns="model", values="score").loc[order]
+    names = dict(zip(scores.key, scores.benchmark))
+
+    def cell(key, model):
+        paper = paper_freezing(key, model)
+        return f"{ours.loc[key, model]:.2f} / " + (f"{paper:.2f}" if paper is not None else "-")
+
+    models = list(dict.fromkeys(scores.model))
+    return pd.DataFrame({labels.get(m, m): [cell(k, m) for k in order] for m in models},
+                        index=[names[k] for k in order]).rename_axis("ours / paper")

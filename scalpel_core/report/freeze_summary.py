@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .benchmarks import LABELS
-from .freeze import MATRICES, is_trainable, parse_layers
-from .runs import RUN_CONFIG
-
-_NAMES = {m: f"model.layers.{{}}.{'self_attn' if m in ('q', 'k', 'v', 'o') else 'mlp'}.{m}_proj.weight" for m in MATRICES}
+from ..arch import MATRICES, weight_name
+from ..eval.scoring import LABELS
+from ..train.freeze import is_trainable, parse_layers
+from ..train.runs import RUN_CONFIG
 SPEC_LABELS = {"attention": "only attention (q, k, v, o) trained", "qk": "only q and k trained",
                "frozen-mid-mlp": "mid-layer MLPs frozen", "all": "nothing frozen"}
 
@@ -29,7 +28,7 @@ def frozen_cells(run_dir: Path, n_layers: int) -> set[tuple[int, str]]:
     spec = config.get("trainable", "all")
     layers = parse_layers(config.get("frozen_layers", ""), n_layers) if spec == "frozen-mid-mlp" else (0, -1)
     return {(layer, m) for layer in range(n_layers) for m in MATRICES
-            if not is_trainable(_NAMES[m].format(layer), spec, layers)}
+            if not is_trainable(weight_name(layer, m), spec, layers)}
 
 
 def frozen_changes(table: pd.DataFrame, run_dirs: dict[str, Path]) -> pd.DataFrame:
@@ -50,7 +49,7 @@ def frozen_changes(table: pd.DataFrame, run_dirs: dict[str, Path]) -> pd.DataFra
 
 
 def effects(delta_table: pd.DataFrame) -> pd.DataFrame:
-    """``benchmarks.deltas(..., reference=full)`` with an ``effect`` column: ``helped`` when the
+    """``scoring.deltas(..., reference=full)`` with an ``effect`` column: ``helped`` when the
     paired interval of (ablation - full) lies above 0, ``hurt`` below 0, else ``no significant change``."""
     t = delta_table.copy()
     t["effect"] = ["helped" if lo > 0 else "hurt" if hi < 0 else "no significant change" for lo, hi in zip(t.lo, t.hi)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# PAPER.md, "Setup": the system prompt used for both GRPO and SFT.
+# paper/ORIGINAL.md, "Setup": the system prompt used for both GRPO and SFT.
 SYSTEM_PROMPT = (
     "You are a helpful AI Assistant that provides well-reasoned and detailed responses. "
     "You first think about the reasoning process as an internal monologue and then provide "

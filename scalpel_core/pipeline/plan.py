@@ -1,7 +1,7 @@
 """The papermill plan (``plan.yaml``): which notebook runs with which parameters into which file,
 in which order, and whether a step is up to date.
 
-    from scalpel_core import plan
+    from scalpel_core.pipeline import plan
     steps = plan.load()                      # validated, in dependency order
     plan.digests(steps, "tiny")              # step -> digest of its code, parameters and inputs
 
@@ -19,8 +19,9 @@ from pathlib import Path
 
 import yaml
 
-from . import paths
-from .config import ScalpelError
+from .. import paths
+from ..cache import json_hash
+from ..config import ScalpelError
 
 PLAN_FILE = paths.REPO_ROOT / "plan.yaml"
 _KEYS = {"notebook", "parameters", "output", "after"}
@@ -118,7 +119,7 @@ def load(plan_file: Path | None = None, notebooks: Path | None = None) -> list:
 
 def code_digest(package: Path | None = None) -> str:
     """SHA-256 over the source files of ``scalpel_core`` (names and contents)."""
-    package = Path(package or Path(__file__).resolve().parent)
+    package = Path(package or Path(__file__).resolve().parents[1])
     h = hashlib.sha256()
     for f in sorted(package.rglob("*.py")):
         h.update(str(f.relative_to(package)).encode())
@@ -131,8 +132,7 @@ def notebook_digest(notebook: Path) -> str:
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
-    code = [c.source for c in nb.cells if c.cell_type == "code"]
-    return hashlib.sha256(json.dumps(code).encode()).hexdigest()
+    return json_hash([c.source for c in nb.cells if c.cell_type == "code"])
 
 
 def digests(steps: list, preset: str, package: Path | None = None) -> dict:
@@ -142,7 +142,7 @@ def digests(steps: list, preset: str, package: Path | None = None) -> dict:
     for step in steps:  # dependency order: every dependency is already in `out`
         record = {"notebook": notebook_digest(step.notebook), "parameters": step.all_parameters(preset),
                   "code": code, "after": {d: out[d] for d in step.after}}
-        out[step.name] = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+        out[step.name] = json_hash(record)
     return out
 
 
@@ -160,9 +160,7 @@ def read_state(preset: str, step: str) -> dict | None:
 def write_state(preset: str, step: str, state: dict) -> None:
     directory = state_dir(preset)
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".{step}.json.tmp"
-    tmp.write_text(json.dumps(state, indent=1))
-    tmp.replace(directory / f"{step}.json")
+    paths.atomic_write(directory / f"{step}.json", json.dumps(state, indent=1))
 
 
 def clear_state(preset: str, step: str) -> None:

@@ -1,11 +1,11 @@
 """The paper's standard benchmarks, run through lm-evaluation-harness at paper scale.
 
-The miniature analogues live in :mod:`scalpel_core.benchmarks`; this module scores a real
+The miniature analogues live in :mod:`scalpel_core.eval.analogues`; this module scores a real
 Hugging Face checkpoint (a hub id or a saved folder) on the real benchmarks with the
 installed harness's own task definitions: greedy decoding, the model's chat template,
 the tasks' default few-shot counts, and generations capped at ``max_gen_toks``::
 
-    from scalpel_core import lmeval
+    from scalpel_core.eval import lmeval
 
     table, samples = lmeval.evaluate("allenai/OLMo-2-1124-7B-Instruct", ["gsm8k", "ifeval_prompt"],
                                      device="cuda", batch_size=16)
@@ -22,7 +22,7 @@ import math
 
 import pandas as pd
 
-from .benchmarks import LABELS
+from .scoring import LABELS
 
 # benchmark key -> (lm-eval task name, metric, filter); results read as f"{metric},{filter}".
 TASKS = {
@@ -54,7 +54,7 @@ def evaluate(model_path, keys=None, *, tasks=None, include_path=None, batch_size
 
     Returns the table (benchmark, key, score, stderr, n) and, per key, the per-document
     (numerator, denominator) lists read from the logged samples (a group's subtasks
-    concatenated), the shape :func:`scalpel_core.benchmarks.score_table` bootstraps: 0/1 and 1
+    concatenated), the shape :func:`scalpel_core.eval.scoring.score_table` bootstraps: 0/1 and 1
     for accuracies; for ``ifeval_inst`` the instructions followed and given per prompt.
     """
     spec = TASKS if tasks is None else tasks

@@ -23,9 +23,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import cache
-from .checkpoints import list_checkpoints, load_checked, steps_table
-from .config import ScalpelError
+from .. import cache
+from ..batching import right_pad
+from ..checkpoints import list_checkpoints, load_checked, steps_table
+from ..config import ScalpelError
 
 VERSION = 2  # bump when the definition or its computation changes (invalidates the cache); 2: real rows only
 BASE_CACHE_BYTES = 2 * 1024**3  # keep the base's log-probs in memory across checkpoints below this size
@@ -55,16 +56,6 @@ def _batches(ids: list[list[int]], batch_size: int, max_tokens: int) -> list[lis
     return batches + [current] if current else batches
 
 
-def _pad(ids: list[list[int]], idx: list[int], pad_id: int, device):
-    width = max(len(ids[i]) for i in idx)
-    x = torch.full((len(idx), width), pad_id, dtype=torch.long)
-    mask = torch.zeros_like(x)
-    for r, i in enumerate(idx):
-        x[r, : len(ids[i])] = torch.tensor(ids[i])
-        mask[r, : len(ids[i])] = 1
-    return x.to(device), mask.to(device)
-
-
 def _real_logits(model, x, mask) -> torch.Tensor:
     """(real positions, vocabulary) logits: padding positions dropped before any softmax."""
     return model(input_ids=x, attention_mask=mask).logits[mask.bool()]
@@ -90,7 +81,7 @@ def kl_per_example(base, model, ids: list[list[int]], batch_size: int = 16, pad_
     out = np.zeros(len(ids), dtype=np.float64)
     for b, idx in enumerate(tqdm(_batches(ids, batch_size, max_tokens), desc=desc, disable=not progress,
                                  leave=False)):
-        x, mask = _pad(ids, idx, pad_id, device)
+        x, mask = right_pad([ids[i] for i in idx], pad_id, device)
         cached = base_cache is not None and b in base_cache
         logits_base = None if cached else _real_logits(base, x, mask)
         logits_ft = _real_logits(model, x, mask)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .checkpoints import CheckpointError
+from ..checkpoints import CheckpointError
 
 
 def train_log(run_dir: Path) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Figures of the weight-change table (``weights.run_table``): layer x matrix heatmaps (layer 0 at
+"""Figures of the weight-change table (``lenses.weights.run_table``): layer x matrix heatmaps (layer 0 at
 the bottom), an animation over the checkpoints, and per-matrix trajectories over training."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation, cm, colors
 
-from .freeze import MATRICES
+from ..arch import MATRICES
 
 CMAP = "magma_r"
 LABEL = {"rel_frobenius": r"$\|\Delta W\|_F / \|W\|_F$", "frobenius": r"$\|\Delta W\|_F$",

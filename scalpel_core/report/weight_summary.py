@@ -1,7 +1,7 @@
-"""Numbers behind the paper's weight-change claims, from ``weights.run_table`` tables.
+"""Numbers behind the paper's weight-change claims, from ``lenses.weights.run_table`` tables.
 
 - Claim 3: which matrix types change most (mean over layers at the end of training), and
-  where in depth the change peaks (the middle third of the layers, as in ``freeze.middle_third``);
+  where in depth the change peaks (the middle third of the layers, as in ``arch.middle_third``);
 - Claim 4: how much more SFT moves the weights than GRPO, overall and for mid-layer MLPs.
 """
 
@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .freeze import MATRICES, middle_third
-
-MLP = ("gate", "up", "down")
+from ..arch import MATRICES, MLP, middle_third
 
 
 def final(table, metric: str = "rel_frobenius") -> pd.DataFrame:

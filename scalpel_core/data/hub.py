@@ -1,4 +1,5 @@
-"""The real-data path: OpenR1-Math-220k (cn_k12), MATH-500 and OLMo-2, rendered as PAPER.md says.
+"""The real-data path: OpenR1-Math-220k (cn_k12), MATH-500 and OLMo-2, rendered as the paper did
+(paper/ORIGINAL.md, "Setup" and "Metrics").
 
 Every loader takes a hub id or a local path with the same columns (the tests use
 local fixtures; nothing here needs the network when given a path).
@@ -97,14 +98,3 @@ def load_model(name_or_path: str, dtype: str = "auto", device: str | None = None
     if device:
         model = model.to(device)
     return model.eval(), tokenizer
-
-
-def math500_conversations(cfg) -> list[list[dict]]:
-    """MATH-500 (or, in the miniature world, its analogue) as [user: problem, assistant: reference
-    solution] chats: the text the KL is teacher-forced on."""
-    if cfg.world == "mini":
-        from .world.build import build_world
-
-        return [[it["prompt"][-1], {"role": "assistant", "content": it["solution"]}]
-                for it in build_world(cfg).benchmarks["math500"]]
-    return list(load_math500(cfg.eval_dataset)["messages"])

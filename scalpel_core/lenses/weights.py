@@ -30,10 +30,10 @@ import torch
 from safetensors import safe_open
 from tqdm.auto import tqdm
 
-from . import cache
-from .checkpoints import list_checkpoints, nonfinite_summary, steps_table
-from .config import ScalpelError
-from .freeze import MATRICES, layer_index, matrix_type
+from .. import cache
+from ..arch import MATRICES, layer_index, matrix_type
+from ..checkpoints import list_checkpoints, nonfinite_summary, steps_table
+from ..config import ScalpelError
 
 METRICS = ("rel_frobenius", "frobenius", "rms")
 COLUMNS = ["checkpoint", "layer", "matrix", "metric", "value"]

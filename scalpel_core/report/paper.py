@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import paths
-from .config import ScalpelError
+from .. import paths
+from ..config import ScalpelError
 
 TEMPLATE = "paper.md.j2"
 

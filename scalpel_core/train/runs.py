@@ -7,21 +7,16 @@ the caller asks to overwrite; the same config resumes or reuses the finished run
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
 
-from . import paths
-from .checkpoints import MANIFEST, write_json
-from .config import Config, ScalpelError
+from .. import paths, worlds
+from ..cache import json_hash
+from ..checkpoints import MANIFEST, write_json
+from ..config import EVAL_ONLY, GRPO_ONLY, SFT_ONLY, Config, ScalpelError
 
 RUN_CONFIG = "run_config.json"
-# Settings that do not change what a run trains (evaluation only).
-_NOT_RUN = {"eval_batch_size", "max_new_tokens"}
-_GRPO_ONLY = {"num_generations", "max_completion_length", "temperature", "beta", "epsilon", "loss_type",
-              "scale_rewards", "accuracy_weight", "format_weight"}
-_SFT_ONLY = {"sft3ep_epochs", "sft3ep_lr_factor"}
 
 
 class RunExistsError(ScalpelError, RuntimeError):
@@ -56,19 +51,17 @@ def run_dir(cfg: Config, run: str | None = None) -> Path:
 
 def run_config(cfg: Config, trl_args: dict | None = None) -> dict:
     """The settings that define what a run trains (method-specific keys only for their method)."""
-    skip = set(_NOT_RUN)
-    skip |= _GRPO_ONLY if cfg.method != "grpo" else _SFT_ONLY
+    skip = set(EVAL_ONLY) | set(GRPO_ONLY if cfg.method != "grpo" else SFT_ONLY)
     if cfg.trainable != "frozen-mid-mlp":
-        skip.add("frozen_layers")
+        skip.add("frozen_layers")  # the layer range of the one spec that reads it
     data = {k: v for k, v in cfg.to_dict().items() if k not in skip}
-    if cfg.world == "mini":
-        data["base_hash"] = cfg.base_hash
+    data |= worlds.base_identity(cfg)
     data["trl_args"] = dict(sorted((trl_args or {}).items()))
     return data
 
 
 def config_hash(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return json_hash(config, 12)
 
 
 def _differences(old: dict, new: dict) -> str:
@@ -113,7 +106,7 @@ def prepare(directory: Path, config: dict, overwrite: bool = False) -> str:
 def finished(preset: str, run: str) -> Path:
     """The folder of a finished run, or a :class:`~scalpel_core.checkpoints.CheckpointError` that
     says how to train or resume it."""
-    from .checkpoints import CheckpointError, read_manifest
+    from ..checkpoints import CheckpointError, read_manifest
 
     directory = paths.artifacts_dir() / preset / run
     method, spec = method_of(run), spec_of(run)

@@ -19,9 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import paper_numbers, paths, weight_summary
-from .benchmarks import LABELS
-from .runs import RUN_CONFIG, method_of
+from .. import paths, worlds
+from ..arch import middle_third
+from ..eval.scoring import LABELS
+from ..train.runs import RUN_CONFIG, method_of
+from . import published, weight_summary
+from .freeze_summary import effects
 
 GENERAL = ("mmlu", "mmlu_pro", "gpqa", "ifeval_prompt", "ifeval_inst")  # out-of-domain abilities
 SFT_RUNS = ("sft1ep", "sft3ep")
@@ -30,12 +33,8 @@ EARLY = 0.25  # claim 5: the point of training where a jump must have happened .
 JUMPED = 0.5  # ... by reaching this share of the final KL (GRPO "grows slowly": below it)
 PAPER_FREEZE_SPECS = ("sft3ep-frozen-mid-mlp", "sft3ep-qk")  # the two ablations the paper reports
 KL_ORDERING = "every SFT run ends far above GRPO (ordering, high vs low plateau)"  # claim 5's first check
-# The tables each notebook writes under artifacts/{preset}/tables/.
-TABLES = {"weights": ("weight_changes.csv", "03_weight_changes"), "kl": ("kl.csv", "04_kl_divergence"),
-          "scores": ("benchmark_scores.csv", "05_benchmarks"), "deltas": ("benchmark_deltas.csv", "05_benchmarks"),
-          "freeze_scores": ("freeze_scores.csv", "02_freeze_ablation"),
-          "freeze_effects": ("freeze_effects.csv", "02_freeze_ablation"),
-          "freeze_frozen": ("freeze_frozen_check.csv", "02_freeze_ablation")}
+# The result tables (paths.TABLES) the claims read.
+TABLES = ("weights", "kl", "scores", "deltas", "freeze_scores", "freeze_effects", "freeze_frozen")
 
 
 def verdict(checks: dict) -> str:
@@ -45,13 +44,14 @@ def verdict(checks: dict) -> str:
 
 def load_tables(preset: str) -> dict:
     """The result tables of notebooks 02-05, or a FileNotFoundError naming the notebook to run."""
-    directory = paths.artifacts_dir() / preset / "tables"
     out = {}
-    for name, (file, notebook) in TABLES.items():
-        if not (directory / file).is_file():
-            raise FileNotFoundError(f"{directory / file} is missing: run notebooks/{notebook}.ipynb with "
+    for name in TABLES:
+        file = paths.table_file(preset, name)
+        if not file.is_file():
+            notebook = paths.TABLES[name][1]
+            raise FileNotFoundError(f"{file} is missing: run notebooks/{notebook}.ipynb with "
                                     f"preset={preset!r} first (or `scalpel reproduce --preset {preset}`)")
-        out[name] = pd.read_csv(directory / file)
+        out[name] = pd.read_csv(file)
     return out
 
 
@@ -62,9 +62,9 @@ def _r(x, digits=4):
 # --- benchmarks: claims 1 and 2 -------------------------------------------------------------------
 
 def paper_deltas() -> pd.DataFrame:
-    """The paper's benchmark changes against its base, shaped like ``benchmarks.deltas`` (lo = hi = delta)."""
-    rows = [{"model": m, "key": k, "delta": round(paper_numbers.paper_score(k, m) - paper_numbers.paper_score(k, "base"), 2)}
-            for m in paper_numbers.RUNS[1:] for k in paper_numbers.BENCHMARKS]
+    """The paper's benchmark changes against its base, shaped like ``scoring.deltas`` (lo = hi = delta)."""
+    rows = [{"model": m, "key": k, "delta": round(published.paper_score(k, m) - published.paper_score(k, "base"), 2)}
+            for m in published.RUNS[1:] for k in published.BENCHMARKS]
     t = pd.DataFrame(rows)
     return t.assign(lo=t.delta, hi=t.delta)
 
@@ -134,14 +134,29 @@ def at_fraction(table: pd.DataFrame, run: str, fraction: float) -> float:
     return float(t.loc[(t.fraction - fraction).abs().idxmin(), "kl"])
 
 
+def kl_shape(table: pd.DataFrame, run: str) -> dict:
+    """The shape of one run's KL curve: the KL at 10%, 15% and 25% of training and at the end,
+    and the share of the final KL reached at 10% and at 25% (near 1: jumped early and plateaued;
+    near the fraction itself: linear growth). Notebook 04 shows it; claim 5 tests it."""
+    end = at_fraction(table, run, 1.0)
+    at = {f: at_fraction(table, run, f) for f in (0.10, 0.15, EARLY)}
+    return {"10%": at[0.10], "15%": at[0.15], "25%": at[EARLY], "end": end,
+            "share_at_10": at[0.10] / end if end else float("nan"),
+            "share_at_25": at[EARLY] / end if end else float("nan")}
+
+
+def kl_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """run x shape (:func:`kl_shape`) with the paper's values read off its figure beside each run."""
+    rows = {run: kl_shape(table, run) | {"paper": ", ".join(f"{k} {v}" for k, v in
+                                                           published.KL.get(method_of(run), {}).items())}
+            for run in dict.fromkeys(table.run)}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("run")
+
+
 def kl_checks(table: pd.DataFrame) -> dict:
     runs = {method_of(r): r for r in dict.fromkeys(table.run)}
-    curve = {}
-    for method, run in runs.items():
-        end = at_fraction(table, run, 1.0)
-        curve[method] = {"10%": at_fraction(table, run, 0.10), "15%": at_fraction(table, run, 0.15),
-                         "25%": at_fraction(table, run, EARLY), "end": end,
-                         "share_at_25": at_fraction(table, run, EARLY) / end if end else float("nan")}
+    keep = ("10%", "15%", "25%", "end", "share_at_25")  # what numbers.json records of each shape
+    curve = {method: {k: v for k, v in kl_shape(table, run).items() if k in keep} for method, run in runs.items()}
     g, sfts = curve.get("grpo"), [s for s in SFT_RUNS if s in curve]
     c5 = {KL_ORDERING:
               bool(g and sfts) and all(curve[s]["end"] > g["end"] for s in sfts),
@@ -157,12 +172,10 @@ def kl_checks(table: pd.DataFrame) -> dict:
 
 def paper_freeze_effects() -> pd.DataFrame:
     """The paper's freeze ablation as ``freeze_summary.effects`` rows (against its full SFT-3ep)."""
-    from .freeze_summary import effects
-
     rows = []
     for model in PAPER_FREEZE_SPECS:
-        for key in paper_numbers.FREEZING:
-            d = round(paper_numbers.paper_freezing(key, model) - paper_numbers.paper_freezing(key, "sft3ep"), 2)
+        for key in published.FREEZING:
+            d = round(published.paper_freezing(key, model) - published.paper_freezing(key, "sft3ep"), 2)
             rows.append({"model": model, "key": key, "delta": d, "lo": d, "hi": d})
     return effects(pd.DataFrame(rows))
 
@@ -232,20 +245,20 @@ def compute(tables: dict, preset: str = "") -> dict:
                        "deltas": {m: {r.key: {"delta": r.delta, "lo": r.lo, "hi": r.hi} for r in t.itertuples()}
                                   for m, t in deltas.groupby("model", sort=False)},
                        "summary": {m: bench[m] for m in ("grpo", *SFT_RUNS)},
-                       "paper": {m: {k: paper_numbers.paper_score(k, m) for k in paper_numbers.BENCHMARKS}
-                                 for m in paper_numbers.RUNS},
+                       "paper": {m: {k: published.paper_score(k, m) for k in published.BENCHMARKS}
+                                 for m in published.RUNS},
                        "paper_summary": {m: paper_bench[m] for m in ("grpo", *SFT_RUNS)}},
         "weights": {k: weights[k] for k in ("runs", "ratios")},
-        "kl": {"curve": kl["curve"], "ratios": kl["ratios"], "paper": paper_numbers.KL,
-               "paper_ratios": {s: paper_numbers.KL[s]["end"] / paper_numbers.KL["grpo"]["end"] for s in SFT_RUNS}},
+        "kl": {"curve": kl["curve"], "ratios": kl["ratios"], "paper": published.KL,
+               "paper_ratios": {s: published.KL[s]["end"] / published.KL["grpo"]["end"] for s in SFT_RUNS}},
         "freezing": {"scores": _scores(tables["freeze_scores"]), "effects": freeze["per_model"],
-                     "paper": {m: {k: paper_numbers.paper_freezing(k, m) for k in paper_numbers.FREEZING}
-                               for m in paper_numbers.FREEZING_RUNS},
+                     "paper": {m: {k: published.paper_freezing(k, m) for k in published.FREEZING}
+                               for m in published.FREEZING_RUNS},
                      "paper_effects": paper_freeze["per_model"],
                      "frozen_check": {r["run"]: {"frozen_cells": r["frozen cells"],
                                                  "largest_change": r["largest change of a frozen cell"]}
                                       for _, r in tables["freeze_frozen"].iterrows()}},
-        "paper_weights": {"sft1ep_change": list(paper_numbers.SFT1EP_CHANGE)},
+        "paper_weights": {"sft1ep_change": list(published.SFT1EP_CHANGE)},
     }
     return _jsonable(out)
 
@@ -259,24 +272,25 @@ def setup(preset: str, run_ids) -> dict:
     """The preset's model and runs, as configured and as trained (steps, learning rate, checkpoints)."""
     import dataclasses
 
-    from . import checkpoints, config, freeze, train
+    from .. import checkpoints, config
+    from ..train import trainer
 
     cfg = config.load(preset)
     out = {"world": cfg.world, "n_layers": cfg.n_layers, "hidden_size": cfg.hidden_size,
            "n_train_problems": cfg.n_train_problems, "problems_per_step": cfg.problems_per_step,
            "num_generations": cfg.num_generations, "max_new_tokens": cfg.max_new_tokens,
-           "frozen_mid_mlp_layers": "{}-{}".format(*freeze.middle_third(cfg.n_layers)), "runs": {}}
+           "frozen_mid_mlp_layers": "{}-{}".format(*middle_third(cfg.n_layers)), "runs": {}}
     for run in run_ids:
         directory = paths.artifacts_dir() / preset / run
         manifest, recorded = checkpoints.read_manifest(directory), json.loads((directory / RUN_CONFIG).read_text())
-        lr = train.learning_rate(dataclasses.replace(
+        lr = trainer.learning_rate(dataclasses.replace(
             cfg, method=recorded["method"], learning_rate=recorded["learning_rate"],
             sft3ep_lr_factor=recorded.get("sft3ep_lr_factor", cfg.sft3ep_lr_factor)))
         out["runs"][run] = {"steps": manifest["total_steps"], "checkpoints": len(manifest["schedule"]),
                             "learning_rate": lr}
-        if cfg.world == "mini" and "n_parameters" not in out:
+        if worlds.miniature(cfg) and "n_parameters" not in out:
             out["n_parameters"] = json.loads((Path(manifest["base"]) / "base_meta.json").read_text())["n_parameters"]
-    out["paper"] = paper_numbers.SETUP
+    out["paper"] = published.SETUP
     return _jsonable(out)
 
 

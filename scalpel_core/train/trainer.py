@@ -5,8 +5,9 @@
 
 From Python or a notebook::
 
-    from scalpel_core import config, train
-    run_dir = train.train(config.load("tiny", method="grpo"))
+    from scalpel_core import config
+    from scalpel_core.train import trainer
+    run_dir = trainer.train(config.load("tiny", method="grpo"))
 
 A finished run with the same config is reused; an interrupted one resumes from its last
 checkpoint; a folder holding a different config is refused unless ``overwrite=True``.
@@ -21,11 +22,12 @@ from pathlib import Path
 
 from transformers import PrinterCallback, TrainerCallback
 
-from . import checkpoints as ck
+from .. import checkpoints as ck
+from .. import worlds
+from ..config import Config, ConfigError, ScalpelError
+from ..eval.rewards import accuracy_reward, format_reward
 from . import runs
-from .config import Config, ConfigError, ScalpelError
 from .freeze import apply_spec
-from .rewards import accuracy_reward, format_reward
 
 
 class TrainingDivergedError(ScalpelError, RuntimeError):
@@ -61,7 +63,7 @@ def batch_layout(cfg: Config, world_size: int) -> tuple[int, int]:
 
 
 def settings_table(cfg: Config):
-    """The run's settings beside the paper's (PAPER.md "Setup"), one row per setting."""
+    """The run's settings beside the paper's (paper/ORIGINAL.md, "Setup"), one row per setting."""
     import pandas as pd
 
     paper = {"grpo": ("1e-06", "571"), "sft1ep": ("1e-06", "571"), "sft3ep": ("5e-05", "3 epochs")}[cfg.method]
@@ -95,27 +97,10 @@ def settings_table(cfg: Config):
     return pd.DataFrame(rows, columns=["setting", "this run", "paper"]).astype(str).set_index("setting")
 
 
-def training_data(cfg: Config, tokenizer, world=None):
-    """The post-training problems as a TRL dataset: ``prompt`` (chat), ``completion``
-    (the teacher trace, for SFT) and ``answer`` (gold, for GRPO's accuracy reward)."""
-    from datasets import Dataset
-
-    if cfg.world == "mini":
-        from .world.build import build_world
-
-        world = world or build_world(cfg)
-        rows = world.k12_train[: cfg.n_train_problems or None]
-        ds = Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"],
-                                 "completion": [{"role": "assistant", "content": r["teacher_solution"]}]}
-                                for r in rows])
-    else:
-        from .data import load_openr1_k12
-
-        ds = load_openr1_k12(tokenizer, cfg.train_dataset, cfg.train_dataset_config,
-                             keep_source=cfg.train_source, max_length=cfg.max_length)
-        if cfg.n_train_problems:
-            ds = ds.select(range(min(cfg.n_train_problems, len(ds))))
-        ds = ds.select_columns(["prompt", "completion", "answer"])
+def training_data(cfg: Config, tokenizer):
+    """The post-training problems of the run (:func:`scalpel_core.worlds.training_set`): ``prompt``
+    (chat), ``answer`` (gold, for GRPO's accuracy reward) and, for SFT, ``completion`` (the teacher trace)."""
+    ds = worlds.training_set(cfg, tokenizer)
     if cfg.method == "grpo":
         ds = ds.remove_columns("completion")  # GRPO samples its own
     return ds
@@ -165,7 +150,7 @@ def trl_config(cfg: Config, output_dir: Path, steps: int, world_size: int, progr
     else:
         args = dict(
             common,
-            max_length=cfg.max_seq_len if cfg.world == "mini" else cfg.max_length,
+            max_length=worlds.sft_max_length(cfg),
             completion_only_loss=True,  # loss on the teacher trace only
         )
         config_cls = SFTConfig
@@ -224,14 +209,6 @@ class NanGuard(TrainerCallback):
                     "Lower learning_rate (the paper saw GRPO diverge at 1e-5 on the 7B model).")
 
 
-def _base_source(cfg: Config) -> str:
-    if cfg.world == "mini":
-        from .world.base import build_base
-
-        return str(build_base(cfg, progress=False))
-    return cfg.base_model
-
-
 def _load_policy(cfg: Config, source: str):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -269,7 +246,7 @@ def train(cfg: Config, run: str | None = None, overwrite: bool = False, trl_args
     directory = runs.run_dir(cfg, run)
     with state.main_process_first():
         status = runs.prepare(directory, config, overwrite=overwrite and state.is_main_process)
-        source = _base_source(cfg)
+        source = worlds.base_source(cfg)
     if status == "done":
         return directory
 

@@ -1,15 +1,15 @@
 """Trainable-parameter specs: which weights a run may change (the paper's freeze ablation).
 
-    from scalpel_core.freeze import apply_spec
+    from scalpel_core.train.freeze import apply_spec
     table = apply_spec(model, "attention")   # freezes the rest, returns counts per matrix type
 
 Specs (config field ``trainable``):
 
 - ``all``: every parameter trains (the main runs);
 - ``attention``: only q_proj, k_proj, v_proj and o_proj train ("freeze all but attention");
-- ``qk``: only q_proj and k_proj train (PAPER.md ablation b);
+- ``qk``: only q_proj and k_proj train (paper/ORIGINAL.md, "Freeze ablation", b);
 - ``frozen-mid-mlp``: everything trains except gate/up/down of a layer range, by default
-  the middle third (PAPER.md ablation a froze layers 19-25 of 32).
+  the middle third (paper/ORIGINAL.md, "Freeze ablation", a: layers 19-25 of 32).
 
 Parameter names follow Hugging Face Llama/OLMo: ``model.layers.{i}.self_attn.q_proj.weight``.
 """
@@ -20,44 +20,13 @@ import re
 
 import pandas as pd
 
-from .config import TRAINABLE as SPECS
-from .config import ScalpelError
-
-MATRICES = ("q", "k", "v", "o", "gate", "up", "down")
-_LAYER_RE = re.compile(r"(?:^|\.)layers\.(\d+)\.")
-_MATRIX_RE = re.compile(r"\.(q|k|v|o|gate|up|down)_proj\.")
+from ..arch import MATRICES, layer_index, matrix_type, middle_third
+from ..config import TRAINABLE as SPECS
+from ..config import ScalpelError
 
 
 class SpecError(ScalpelError, ValueError):
     """A trainable spec that is unknown, malformed or matches nothing in the model."""
-
-
-def matrix_type(name: str) -> str:
-    """``q``...``down`` for a projection; else ``embed``, ``lm_head``, ``norm`` or ``other``."""
-    found = _MATRIX_RE.search(name)
-    if found:
-        return found.group(1)
-    if "embed" in name:
-        return "embed"
-    if "lm_head" in name:
-        return "lm_head"
-    if "norm" in name:
-        return "norm"
-    return "other"
-
-
-def layer_index(name: str) -> int | None:
-    found = _LAYER_RE.search(name)
-    return int(found.group(1)) if found else None
-
-
-def middle_third(n_layers: int) -> tuple[int, int]:
-    """Inclusive (first, last) layers whose centre lies in the middle third: 8 -> (3, 4), 32 -> (11, 20).
-
-    At least one layer: 2 layers -> (1, 1).
-    """
-    first, stop = round(n_layers / 3), round(2 * n_layers / 3)
-    return first, max(first, stop - 1)
 
 
 def parse_layers(text: str, n_layers: int) -> tuple[int, int]:

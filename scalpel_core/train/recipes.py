@@ -17,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from . import config, paths
-from .config import Config, ConfigError
+from .. import config, paths
+from ..config import Config, ConfigError
 
 
 def trl_fields(method: str) -> set[str]:

@@ -15,12 +15,12 @@ step stops the run, naming its notebook and cell; the partly executed copy is ke
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from . import paths, plan
+from .. import config, paths, worlds
+from . import plan
 
 KERNEL = "scalpel-vs-hammer"  # registered inside the project's venv by `make`
 MANIFEST = "manifest.json"
@@ -28,17 +28,6 @@ MANIFEST = "manifest.json"
 
 def notebooks() -> list:
     return sorted(p for p in paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
-
-
-def git_commit() -> str:
-    """HEAD of the repository, with ``+dirty`` when the code (package, notebooks, plan) differs from it."""
-    def git(*args):
-        return subprocess.run(["git", "-C", str(paths.REPO_ROOT), *args], capture_output=True, text=True)
-    head = git("rev-parse", "HEAD")
-    if head.returncode:
-        return "unknown (not a git checkout)"
-    dirty = git("status", "--porcelain", "--", "scalpel_core", "notebooks", "plan.yaml").stdout.strip()
-    return head.stdout.strip() + ("+dirty" if dirty else "")
 
 
 def _snapshot(directory: Path) -> dict:
@@ -65,8 +54,8 @@ def update_manifest(figures: Path, step: plan.Step, preset: str, files: list, ex
               "parameters": step.all_parameters(preset), "commit": commit}
     entries |= {name: record for name in files}
     figures.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"preset": preset, "plan": "plan.yaml", "files": dict(sorted(entries.items()))},
-                               indent=1, ensure_ascii=False) + "\n")
+    paths.atomic_write(path, json.dumps({"preset": preset, "plan": "plan.yaml", "files": dict(sorted(entries.items()))},
+                                        indent=1, ensure_ascii=False) + "\n")
 
 
 def _first_line(source: str) -> str:
@@ -94,13 +83,10 @@ def _execute(step: plan.Step, preset: str, out: Path, kernel: str, label: str) -
 def _prepare(preset: str) -> None:
     """Build (or find) the miniature base first, with a progress bar in the terminal: inside
     notebook 00 the long pretraining would show only as one slow cell."""
-    from . import config
-    from .world.base import build_base
-
     cfg = config.load(preset)
-    if cfg.world == "mini":
+    if worlds.miniature(cfg):
         print(f"[reproduce] base model of {preset!r} (cached after the first build)", flush=True)
-        build_base(cfg, progress=True)
+        worlds.prepare_base(cfg, progress=True)
 
 
 def run_all(preset: str, kernel: str | None = None, force: bool = False, dry_run: bool = False,
@@ -124,7 +110,7 @@ def run_all(preset: str, kernel: str | None = None, force: bool = False, dry_run
     if todo and prepare:
         _prepare(preset)
     out_dir.mkdir(parents=True, exist_ok=True)
-    commit, t_start = git_commit(), time.time()  # the code every step of this run executes
+    commit, t_start = paths.git_commit(), time.time()  # the code every step of this run executes
     for i, step in enumerate(steps, 1):
         out = out_dir / step.output
         label = f"[{i}/{len(steps)}] {step.name}"

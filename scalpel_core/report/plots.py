@@ -7,8 +7,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from . import paper_numbers
-from .runs import method_of  # noqa: F401 - the notebooks label runs through plots.method_of
+from ..train.runs import method_of  # noqa: F401 - the notebooks label runs through plots.method_of
+from . import published
 
 sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
 
@@ -36,7 +36,7 @@ def base_scores(table, title: str = "Base model on the benchmark analogues"):
         ax.annotate(f"{v:.2f}", (rect.get_x() + rect.get_width() / 2, v), ha="center", va="bottom",
                     fontsize=8, xytext=(0, 2), textcoords="offset points")
     ax.scatter(x, table["chance"], marker="_", s=400, color="black", zorder=3, label="chance")
-    paper = [paper_numbers.paper_score(k, "base") for k in table["key"]]
+    paper = [published.paper_score(k, "base") for k in table["key"]]
     ax.scatter(x, paper, marker="o", facecolors="none", edgecolors="tab:red", zorder=3,
                label="paper base (OLMo-2-7B-Instruct)")
     ax.set_xticks(list(x), table["benchmark"], rotation=25, ha="right")
@@ -125,7 +125,7 @@ def kl_curves(table, pairs: list[tuple[str, ...]],
 def benchmark_bars(scores, title: str = "Model performance across maths and knowledge benchmarks",
                    labels: dict | None = None):
     """Grouped bars per benchmark (hue = model) with bootstrap 95% error bars and each value on its bar.
-    ``scores``: :func:`scalpel_core.benchmarks.score_table`; ``labels``: model -> legend entry
+    ``scores``: :func:`scalpel_core.eval.scoring.score_table`; ``labels``: model -> legend entry
     (default :data:`RUN_LABELS`)."""
     labels = labels or RUN_LABELS
     models = list(dict.fromkeys(scores.model))

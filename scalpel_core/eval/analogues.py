@@ -18,21 +18,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import cache, stats
-from .checkpoints import load_checked
+from .. import cache
+from ..checkpoints import load_checked
+from ..world import facts, instructions
 from .generation import generate, option_logprobs
 from .rewards import is_correct
-from .world import facts, instructions
+from .scoring import LABELS
 
 MATHS = ("aime24", "math500", "gsm8k")
 CHOICE = ("mmlu", "mmlu_pro")
 CHAIN = ("gpqa",)
 BRIDGE_TOKENS = 12  # generation budget for hop 1: a name (2-3 syllables) and its full stop
 VERSION = 1  # bump when scoring changes (invalidates cached scores)
-# Display names, in the paper's order.
-LABELS = {"aime24": "AIME24", "math500": "MATH-500", "gsm8k": "GSM8K", "gpqa": "GPQA:Diamond",
-          "mmlu": "MMLU", "mmlu_pro": "MMLU-Pro", "ifeval_prompt": "IFEval (prompt)",
-          "ifeval_inst": "IFEval (instruction)"}
 
 
 def score_maths(model, tokenizer, items, cfg, progress=False, desc="maths"):
@@ -141,43 +138,3 @@ def evaluate_folder(path: Path, benchmarks: dict, cfg, progress: bool = False, u
     if use_cache:
         file.write_text(json.dumps(items))
     return items
-
-
-def score_table(models: dict[str, dict]) -> pd.DataFrame:
-    """Long table of ``model, benchmark, key, score, lo, hi, n`` with bootstrap 95% intervals.
-    ``models`` maps a model name to its per-benchmark (num, den) vectors (:func:`item_vectors`)."""
-    rows = []
-    for name, vectors in models.items():
-        for key, (num, den) in vectors.items():
-            lo, hi = stats.ci(num, den)
-            rows.append({"model": name, "benchmark": LABELS[key], "key": key, "score": stats.score(num, den),
-                         "lo": lo, "hi": hi, "n": len(num)})
-    return pd.DataFrame(rows)
-
-
-def deltas(models: dict[str, dict], reference: str = "base") -> pd.DataFrame:
-    """Each model's change against ``reference`` per benchmark, with a paired bootstrap 95%
-    interval (the same items resampled for both): ``model, key, delta, lo, hi``."""
-    ref = models[reference]
-    rows = []
-    for name, vectors in models.items():
-        if name == reference:
-            continue
-        for key, (num, den) in vectors.items():
-            lo, hi = stats.paired_delta_ci(ref[key][0], num, den)
-            rows.append({"model": name, "key": key, "delta": stats.score(num, den) - stats.score(*ref[key]),
-                         "lo": lo, "hi": hi})
-    return pd.DataFrame(rows)
-
-
-# How the claims group the benchmarks: the training distribution itself, maths in other forms,
-# and general abilities (knowledge and instruction following), which reasoning training may erode.
-GROUPS = {"in-domain (MATH-500)": ("math500",), "other maths (AIME24, GSM8K)": ("aime24", "gsm8k"),
-          "general (MMLU, MMLU-Pro, GPQA, IFEval)": ("mmlu", "mmlu_pro", "gpqa", "ifeval_prompt", "ifeval_inst")}
-
-
-def group_deltas(delta_table: pd.DataFrame) -> pd.DataFrame:
-    """model x group: the mean change against the base over each group's benchmarks."""
-    rows = {name: {g: delta_table[(delta_table.model == name) & delta_table.key.isin(keys)].delta.mean()
-                   for g, keys in GROUPS.items()} for name in dict.fromkeys(delta_table.model)}
-    return pd.DataFrame.from_dict(rows, orient="index")

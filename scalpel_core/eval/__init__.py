@@ -1,0 +1,1 @@
+"""Benchmarks: the miniature analogues, lm-evaluation-harness, answer grading, generation and statistics."""

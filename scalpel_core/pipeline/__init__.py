@@ -1,0 +1,1 @@
+"""The papermill plan (``plan.yaml``), its runner, and the progress-bar switch."""

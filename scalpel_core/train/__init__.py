@@ -1,0 +1,1 @@
+"""Post-training with TRL (GRPO, SFT), trainable-parameter specs, recipes and run folders."""

@@ -1,0 +1,167 @@
+"""The one switch between the two worlds (README, "Two worlds, one code path"): every module and
+notebook that needs world-specific data or behaviour asks here, and nowhere else is
+``cfg.world`` compared.
+
+    from scalpel_core import worlds
+    worlds.training_set(cfg, tokenizer)        # the post-training problems (prompt, completion, answer)
+    worlds.math500_conversations(cfg)           # MATH-500 (or its analogue) for the teacher-forced KL
+    worlds.base_source(cfg)                     # the base model: a pretrained miniature folder, or a hub id / path
+    worlds.score_models({"base": path, ...}, cfg)   # every benchmark: analogues, or lm-evaluation-harness
+
+- **mini** (presets ``smoke`` and ``tiny``): the synthetic world of :mod:`scalpel_core.world`, built
+  offline from the config, with a base model pretrained here and cached by config hash.
+- **real** (presets ``gpu-small`` and ``paper``): OpenR1-Math cn_k12, MATH-500 and a released OLMo-2
+  from the hub or local copies (:mod:`scalpel_core.data.hub`), scored with lm-evaluation-harness.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import Config
+
+
+def miniature(cfg: Config) -> bool:
+    """Whether ``cfg`` lives in the miniature world (its base is pretrained here)."""
+    return cfg.world == "mini"
+
+
+def base_identity(cfg: Config) -> dict:
+    """What identifies the base a run starts from, beyond the config's own fields: the miniature
+    base's config hash (``{}`` in the real world, where ``base_model`` names it)."""
+    return {"base_hash": cfg.base_hash} if miniature(cfg) else {}
+
+
+def prepare_base(cfg: Config, progress: bool = True) -> Path | None:
+    """Build (or find) the miniature base; ``None`` in the real world, which has nothing to build."""
+    if not miniature(cfg):
+        return None
+    from .world.base import build_base
+
+    return build_base(cfg, progress=progress)
+
+
+def base_source(cfg: Config, progress: bool = False) -> str:
+    """The base model to post-train: the miniature base's folder (built if missing), or ``base_model``."""
+    path = prepare_base(cfg, progress)
+    return str(path) if path is not None else cfg.base_model
+
+
+def load_base(cfg: Config, rebuild: bool = False, progress: bool = True, world=None):
+    """``(model, tokenizer, path)`` of the base: the miniature one (pretrained first if not cached,
+    ``path`` its folder) or the released model (``path`` None), on CUDA in bf16 when there is one."""
+    if miniature(cfg):
+        from .world.base import build_base
+        from .world.base import load_base as load_mini
+
+        path = build_base(cfg, rebuild=rebuild, progress=progress, world=world)
+        model, tokenizer = load_mini(path, cfg.preset)
+        return model, tokenizer, path
+    import torch
+
+    from .data.hub import load_model
+
+    device = "cuda" if torch.cuda.is_available() else None
+    model, tokenizer = load_model(cfg.base_model, dtype="bfloat16" if device else "float32", device=device)
+    return model, tokenizer, None
+
+
+def world(cfg: Config):
+    """The miniature :class:`~scalpel_core.world.build.World` of ``cfg`` (an error in the real world)."""
+    return _build(cfg)
+
+
+def _build(cfg: Config):
+    from .world.build import build_world
+
+    return build_world(cfg)
+
+
+def describe(cfg: Config, tokenizer=None, world=None, n: int = 2) -> str:
+    """A look at the data: ``n`` examples of every miniature task (of ``world``, built if not
+    given), or the real sets' sizes and a prompt (rendered with ``tokenizer``, the base's if not given)."""
+    if miniature(cfg):
+        from .world.show import examples
+
+        return examples(world or _build(cfg), n=n)
+    k12, math500 = _real_training_rows(cfg, tokenizer), _real_math500(cfg)
+    return (f"{len(k12)} {cfg.train_source} rows within {cfg.max_length} tokens; {len(math500)} MATH-500 problems\n"
+            f"GRPO prompt: {k12[0]['prompt']}\ngold answer: {k12[0]['answer']}")
+
+
+def _real_training_rows(cfg: Config, tokenizer):
+    from .data.hub import load_openr1_k12
+
+    if tokenizer is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(cfg.base_model)
+    return load_openr1_k12(tokenizer, cfg.train_dataset, cfg.train_dataset_config,
+                           keep_source=cfg.train_source, max_length=cfg.max_length)
+
+
+def _real_math500(cfg: Config):
+    from .data.hub import load_math500
+
+    return load_math500(cfg.eval_dataset)
+
+
+def training_set(cfg: Config, tokenizer=None):
+    """The post-training problems as a TRL dataset: ``prompt`` (chat), ``completion`` (the teacher
+    trace, for SFT) and ``answer`` (gold, for GRPO's accuracy reward); the first
+    ``n_train_problems`` (0: all)."""
+    from datasets import Dataset
+
+    if miniature(cfg):
+        rows = _build(cfg).k12_train[: cfg.n_train_problems or None]
+        return Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"],
+                                   "completion": [{"role": "assistant", "content": r["teacher_solution"]}]}
+                                  for r in rows])
+    ds = _real_training_rows(cfg, tokenizer)
+    if cfg.n_train_problems:
+        ds = ds.select(range(min(cfg.n_train_problems, len(ds))))
+    return ds.select_columns(["prompt", "completion", "answer"])
+
+
+def sft_max_length(cfg: Config) -> int:
+    """Longest SFT conversation in tokens: the miniature model's context, or ``max_length`` (paper: 4096)."""
+    return cfg.max_seq_len if miniature(cfg) else cfg.max_length
+
+
+def math500_conversations(cfg: Config) -> list[list[dict]]:
+    """MATH-500 (or, in the miniature world, its analogue) as [user: problem, assistant: reference
+    solution] chats: the text the KL is teacher-forced on."""
+    if miniature(cfg):
+        return [[it["prompt"][-1], {"role": "assistant", "content": it["solution"]}]
+                for it in _build(cfg).benchmarks["math500"]]
+    return list(_real_math500(cfg)["messages"])
+
+
+def math500_prompts(cfg: Config, limit: int | None = None) -> list[dict]:
+    """MATH-500 (or its analogue) for generation: ``prompt`` (system prompt + problem) and gold ``answer``."""
+    if miniature(cfg):
+        items = _build(cfg).benchmarks["math500"][:limit]
+    else:
+        items = _real_math500(cfg)
+        items = items.select(range(min(limit, len(items)))) if limit is not None else items
+    return [{"prompt": r["prompt"], "answer": r["answer"]} for r in items]
+
+
+def score_models(models: dict[str, Path], cfg: Config, progress: bool = False, lm_eval_limit: int = 0):
+    """``(vectors, items)`` of the final models on every benchmark: model -> {key: (num, den)}, and
+    model -> per-item records (the miniature world's completions; ``None`` at paper scale, where
+    lm-eval keeps its own logs). The miniature analogues are cached by content hash
+    (:func:`scalpel_core.eval.analogues.evaluate_folder`); paper scale runs lm-evaluation-harness."""
+    if miniature(cfg):
+        from .eval import analogues
+
+        benchmarks = _build(cfg).benchmarks
+        items = {name: analogues.evaluate_folder(path, benchmarks, cfg, progress) for name, path in models.items()}
+        return {name: analogues.item_vectors(it) for name, it in items.items()}, items
+    from .eval import lmeval
+
+    vectors = {}
+    for name, path in models.items():
+        _, vectors[name] = lmeval.evaluate(path, max_gen_toks=cfg.max_new_tokens, batch_size=cfg.eval_batch_size,
+                                           limit=lm_eval_limit or None)
+    return vectors, None
