@@ -22,7 +22,7 @@ PRESETS = ("smoke", "tiny", "gpu-small", "paper")
 # decided in one place, scalpel_core.worlds).
 WORLDS = {"mini": (), "real": ("base_model",)}
 METHODS = ("grpo", "sft1ep", "sft3ep")  # the paper's three runs
-TRAINABLE = ("all", "attention", "qk", "frozen-mid-mlp")  # trainable-parameter specs (scalpel_core.freeze)
+TRAINABLE = ("all", "attention", "qk", "frozen-mid-mlp")  # trainable-parameter specs (scalpel_core.train.freeze)
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")  # TRL GRPO loss types
 
 

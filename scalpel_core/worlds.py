@@ -47,14 +47,15 @@ def base_source(cfg: Config, progress: bool = False) -> str:
     return str(path) if path is not None else cfg.base_model
 
 
-def load_base(cfg: Config, rebuild: bool = False, progress: bool = True, world=None):
+def load_base(cfg: Config, rebuild: bool = False, progress: bool = True, built=None):
     """``(model, tokenizer, path)`` of the base: the miniature one (pretrained first if not cached,
-    ``path`` its folder) or the released model (``path`` None), on CUDA in bf16 when there is one."""
+    from the ``built`` world if given; ``path`` its folder) or the released model (``path`` None),
+    on CUDA in bf16 when there is one."""
     if miniature(cfg):
         from .world.base import build_base
         from .world.base import load_base as load_mini
 
-        path = build_base(cfg, rebuild=rebuild, progress=progress, world=world)
+        path = build_base(cfg, rebuild=rebuild, progress=progress, world=built)
         model, tokenizer = load_mini(path, cfg.preset)
         return model, tokenizer, path
     import torch
@@ -68,22 +69,18 @@ def load_base(cfg: Config, rebuild: bool = False, progress: bool = True, world=N
 
 def world(cfg: Config):
     """The miniature :class:`~scalpel_core.world.build.World` of ``cfg`` (an error in the real world)."""
-    return _build(cfg)
-
-
-def _build(cfg: Config):
     from .world.build import build_world
 
     return build_world(cfg)
 
 
-def describe(cfg: Config, tokenizer=None, world=None, n: int = 2) -> str:
-    """A look at the data: ``n`` examples of every miniature task (of ``world``, built if not
-    given), or the real sets' sizes and a prompt (rendered with ``tokenizer``, the base's if not given)."""
+def describe(cfg: Config, tokenizer=None, built=None, n: int = 2) -> str:
+    """A look at the data: ``n`` examples of every miniature task (of the ``built`` world, built if
+    not given), or the real sets' sizes and a prompt (rendered with ``tokenizer``, the base's if not given)."""
     if miniature(cfg):
         from .world.show import examples
 
-        return examples(world or _build(cfg), n=n)
+        return examples(built or world(cfg), n=n)
     k12, math500 = _real_training_rows(cfg, tokenizer), _real_math500(cfg)
     return (f"{len(k12)} {cfg.train_source} rows within {cfg.max_length} tokens; {len(math500)} MATH-500 problems\n"
             f"GRPO prompt: {k12[0]['prompt']}\ngold answer: {k12[0]['answer']}")
@@ -113,7 +110,7 @@ def training_set(cfg: Config, tokenizer=None):
     from datasets import Dataset
 
     if miniature(cfg):
-        rows = _build(cfg).k12_train[: cfg.n_train_problems or None]
+        rows = world(cfg).k12_train[: cfg.n_train_problems or None]
         return Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"],
                                    "completion": [{"role": "assistant", "content": r["teacher_solution"]}]}
                                   for r in rows])
@@ -133,14 +130,14 @@ def math500_conversations(cfg: Config) -> list[list[dict]]:
     solution] chats: the text the KL is teacher-forced on."""
     if miniature(cfg):
         return [[it["prompt"][-1], {"role": "assistant", "content": it["solution"]}]
-                for it in _build(cfg).benchmarks["math500"]]
+                for it in world(cfg).benchmarks["math500"]]
     return list(_real_math500(cfg)["messages"])
 
 
 def math500_prompts(cfg: Config, limit: int | None = None) -> list[dict]:
     """MATH-500 (or its analogue) for generation: ``prompt`` (system prompt + problem) and gold ``answer``."""
     if miniature(cfg):
-        items = _build(cfg).benchmarks["math500"][:limit]
+        items = world(cfg).benchmarks["math500"][:limit]
     else:
         items = _real_math500(cfg)
         items = items.select(range(min(limit, len(items)))) if limit is not None else items
@@ -155,7 +152,7 @@ def score_models(models: dict[str, Path], cfg: Config, progress: bool = False, l
     if miniature(cfg):
         from .eval import analogues
 
-        benchmarks = _build(cfg).benchmarks
+        benchmarks = world(cfg).benchmarks
         items = {name: analogues.evaluate_folder(path, benchmarks, cfg, progress) for name, path in models.items()}
         return {name: analogues.item_vectors(it) for name, it in items.items()}, items
     from .eval import lmeval

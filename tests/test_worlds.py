@@ -26,7 +26,7 @@ def test_the_miniature_training_set_and_math500(smoke_cfg, smoke_world):
     assert ds[0]["completion"] == [{"role": "assistant", "content": first["teacher_solution"]}]
     prompts = worlds.math500_prompts(smoke_cfg, limit=3)
     assert prompts == [{"prompt": it["prompt"], "answer": it["answer"]} for it in smoke_world.benchmarks["math500"][:3]]
-    assert "[K12 post-training]" in worlds.describe(smoke_cfg, world=smoke_world)
+    assert "[K12 post-training]" in worlds.describe(smoke_cfg, built=smoke_world)
 
 
 def test_the_real_math500_prompts_come_from_the_data_file(tmp_path):

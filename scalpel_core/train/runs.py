@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import paths, worlds
 from ..cache import json_hash
-from ..checkpoints import MANIFEST, write_json
+from ..checkpoints import MANIFEST, CheckpointError, read_manifest, write_json
 from ..config import EVAL_ONLY, GRPO_ONLY, SFT_ONLY, Config, ScalpelError
 
 RUN_CONFIG = "run_config.json"
@@ -106,8 +106,6 @@ def prepare(directory: Path, config: dict, overwrite: bool = False) -> str:
 def finished(preset: str, run: str) -> Path:
     """The folder of a finished run, or a :class:`~scalpel_core.checkpoints.CheckpointError` that
     says how to train or resume it."""
-    from ..checkpoints import CheckpointError, read_manifest
-
     directory = paths.artifacts_dir() / preset / run
     method, spec = method_of(run), spec_of(run)
     nb_args = f"preset={preset!r}, method={method!r}" + (f", trainable={spec!r}" if spec != "all" else "")
