@@ -57,8 +57,25 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def export_step(src: Path, run_dir: Path, step: int) -> Path:
-    """Publish the model files of ``src`` (a saved model or trainer checkpoint) as ``step-N/``.
+def _save_cast(src: Path, dst: Path, dtype: str) -> None:
+    """Copy a config or safetensors file, its floating-point tensors cast to ``dtype`` (``bfloat16``)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    if src.name == "config.json":
+        data = json.loads(src.read_text())
+        data.update({k: dtype for k in ("dtype", "torch_dtype") if k in data} or {"dtype": dtype})
+        dst.write_text(json.dumps(data, indent=2))
+        return
+    target = getattr(torch, dtype)
+    tensors = {k: v.to(target) if v.is_floating_point() else v for k, v in load_file(src).items()}
+    save_file(tensors, dst, metadata={"format": "pt"})
+
+
+def export_step(src: Path, run_dir: Path, step: int, dtype: str | None = None) -> Path:
+    """Publish the model files of ``src`` (a saved model or trainer checkpoint) as ``step-N/``,
+    its weights cast to ``dtype`` if given (a bf16 run's float32 master weights are published in
+    bf16, as the paper's checkpoints were).
 
     Written to a ``.partial`` folder first and renamed, so a step folder is always complete.
     """
@@ -72,7 +89,10 @@ def export_step(src: Path, run_dir: Path, step: int) -> Path:
         shutil.rmtree(tmp)
         raise CheckpointError(f"{src} holds no .safetensors weights; cannot export step {step}")
     for p in names:
-        _link_or_copy(p, tmp / p.name)
+        if dtype and (p.name == "config.json" or p.name.endswith(".safetensors")):
+            _save_cast(p, tmp / p.name, dtype)
+        else:
+            _link_or_copy(p, tmp / p.name)
     if dst.exists():
         shutil.rmtree(dst)
     tmp.rename(dst)

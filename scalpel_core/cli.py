@@ -70,7 +70,8 @@ def _kl(args) -> int:
     if args.limit:
         conversations = conversations[: args.limit]
     table = kl.curve(base, [(c, weights.resolve(c)) for c in args.ckpts], conversations,
-                     AutoTokenizer.from_pretrained(base), args.batch_size, args.device, not args.no_cache)
+                     AutoTokenizer.from_pretrained(base), args.batch_size, args.device, not args.no_cache,
+                     template=None if args.template == "own" else args.template)
     print(weights.write(table, out))
     return 0
 
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", help="a recipe YAML (recipes/); the flags below override it")
     p.add_argument("--preset", default=None, choices=PRESETS, help="default: tiny")
     p.add_argument("--method", default=None, help="grpo | sft1ep | sft3ep (default: grpo)")
-    p.add_argument("--trainable", default=None, help="all | attention | qk | frozen-mid-mlp")
+    p.add_argument("--trainable", default=None, help="all | attention | qk | qk+lm_head | frozen-mid-mlp")
     p.add_argument("--frozen-layers", default=None, help="'first-last' for frozen-mid-mlp")
     p.add_argument("--train-seed", type=int, default=None, help="seed of the run (run id suffix -s{seed})")
     p.add_argument("--run", default=None, help="run id (default: {method}[-{trainable}]-s{seed})")
@@ -124,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None, help="only the first N problems")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
+    p.add_argument("--template", default="authors", choices=("authors", "olmo", "own"),
+                   help="chat rendering of the text: the authors' (system prompt injected, as the paper "
+                        "ran; default), OLMo-2's own, or the base tokenizer's own")
     p = sub.add_parser("reproduce", help="execute the papermill plan (plan.yaml) in dependency order")
     p.add_argument("--preset", default="tiny", choices=PRESETS)
     p.add_argument("--kernel", default=None, help="Jupyter kernel (default: the project's own)")

@@ -22,8 +22,11 @@ PRESETS = ("smoke", "tiny", "gpu-small", "paper")
 # decided in one place, scalpel_core.worlds).
 WORLDS = {"mini": (), "real": ("base_model",)}
 METHODS = ("grpo", "sft1ep", "sft3ep")  # the paper's three runs
-TRAINABLE = ("all", "attention", "qk", "frozen-mid-mlp")  # trainable-parameter specs (scalpel_core.train.freeze)
+TRAINABLE = ("all", "attention", "qk", "qk+lm_head", "frozen-mid-mlp")  # trainable-parameter specs (scalpel_core.train.freeze)
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")  # TRL GRPO loss types
+SFT_LOSSES = ("conversation", "completion")  # which SFT tokens carry the loss
+CHAT_RENDERINGS = ("authors", "olmo")  # chat templates of scalpel_core.data.prompts.TEMPLATES
+REWARD_STYLES = ("authors", "ours")  # GRPO graders of scalpel_core.eval.rewards
 
 
 class ScalpelError(Exception):
@@ -110,17 +113,37 @@ class Config:
     frozen_layers: str = _run("")  # "a-b" (inclusive) MLP layers frozen by frozen-mid-mlp; "" = the middle third (paper: 19-25 of 32)
     train_seed: int = _run(0)  # seed of the run: data order and GRPO sampling (paper: 42); the world keeps `seed`
 
-    # --- schedule: the same problems and problems per step for both methods (paper/ORIGINAL.md, "Setup") ---
-    n_train_problems: int = _run(640)  # problems in one epoch, the first N of the K12 set (0 = all; paper: ~91k cn_k12)
-    problems_per_step: int = _run(16)  # problems per optimizer step, both methods (paper, as we read it: 448 completions / 28 = 16)
+    # --- schedule (paper/ORIGINAL.md, "What the authors' code ran"): both methods have the same
+    # per-device batch and accumulation, so one optimizer step holds problems_per_step x
+    # num_generations sequences for both: GRPO's are completions (problems_per_step problems x
+    # num_generations samples), SFT's are teacher conversations, one problem each. So SFT sees
+    # num_generations times as many problems per step as GRPO (paper: 16 x 28 = 448 per step).
+    # Miniature arithmetic (tiny): 4 problems x 16 completions = 64 sequences per step
+    # (16 per pass x 4 accumulation, as the paper's per-device 16 x 4). grpo and sft1ep run
+    # train_steps = 40 steps: SFT-1ep sees 40 x 64 = 2560 conversations, which is 2.8 passes over
+    # n_train_problems = 914 (paper: 571 x 448 = 255,808 over 91,449 rows = 2.80); GRPO draws
+    # 40 x 4 = 160 problems, 17.5% of the set (paper: 571 x 16 = 9136, 10%; the share is
+    # passes / num_generations, so 10% would need the paper's 28 completions, 1.75x the GRPO
+    # time). sft3ep: 3 epochs of 914 // 64 = 14 steps = 42 steps (paper: 3 epochs of the
+    # 4096-token set). Chosen before any run of this layout existed.
+    n_train_problems: int = _run(914)  # post-training problems, the first N of the K12 set (0 = all; paper: all ~91k cn_k12)
+    train_steps: int = _run(40)  # optimizer steps of grpo and sft1ep (paper: 571 for both)
+    problems_per_step: int = _run(4)  # GRPO problems per optimizer step (paper: 16)
     grad_accum_steps: int = _run(4)  # gradient accumulation: the step's batch is split in this many passes (paper: 4)
     sft3ep_epochs: int = _sft(3)  # epochs of the sft3ep run (paper: 3); grpo and sft1ep run one
     sft3ep_lr_factor: float = _sft(50.0)  # sft3ep learning rate = learning_rate x this (paper: 5e-5 / 1e-6 = 50)
     gradient_checkpointing: bool = _run(False)  # recompute activations in backward (paper: on; pointless at mini size)
-    bf16: bool = _run(False)  # bfloat16 weights and autocast (paper: on; CPU runs stay float32)
+    bf16: bool = _run(False)  # bf16 autocast over float32 master weights, checkpoints saved in bf16
+    #                         (paper: on, with DeepSpeed's float32 master copy; CPU runs stay float32)
+    sft_loss: str = _sft("conversation")  # conversation: loss on every token, system prompt and problem too
+    #                         (paper, as run: TRL on `messages`) | completion: the teacher trace only
+    train_template: str = _run("authors")  # real world: the chat template of the training texts. authors:
+    #                         theirs (system prompt injected into SFT conversations, `<|user|>` with no
+    #                         newline); olmo: OLMo-2's own. The miniature world keeps its own renderings.
 
     # --- GRPO (TRL GRPOTrainer; paper/ORIGINAL.md, "Setup") --------------------------------------
-    num_generations: int = _grpo(8)  # completions sampled per problem (paper: 28; 8 fits a CPU step in seconds)
+    num_generations: int = _run(16)  # GRPO completions per problem (paper: 28); also sizes SFT's step
+    #                         (problems_per_step x num_generations conversations; the schedule's arithmetic)
     max_completion_length: int = _grpo(96)  # completion budget in tokens (paper: 1500, below most R1 traces;
     #                                  here above the base's answers (<= 42) and below the teacher's (~125))
     temperature: float = _grpo(0.6)  # sampling temperature (paper)
@@ -130,6 +153,15 @@ class Config:
     scale_rewards: bool = _grpo(False)  # divide advantages by the group's std (paper: false)
     accuracy_weight: float = _grpo(1.0)  # weight of the math-verify accuracy reward (paper: 1.0)
     format_weight: float = _grpo(0.2)  # weight of the <think>/<answer> format reward (paper: 0.2)
+    reward_style: str = _grpo("ours")  # graders (scalpel_core.eval.rewards). authors: gold parsed from the
+    #                         `solution` text (first LaTeX match, unparseable -> example skipped), answer
+    #                         from the whole completion (LaTeX, boxed first), format regex anchored
+    #                         exactly (paper, as run; the paper-scale default). ours: gold from the
+    #                         `answer` column, answer from the last <answer> block (miniature default)
+    max_prompt_length: int = _grpo(512)  # GRPO prompts longer than this many tokens are dropped (paper:
+    #                         512; TRL 1.x has no such setting, and truncating would cut the system prompt)
+    vllm_importance_sampling: bool = _grpo(False)  # TRL's vLLM importance-sampling correction (paper: the
+    #                         TRL version used had none; today's TRL turns it on with vLLM)
 
     # --- evaluation ---------------------------------------------------------------------
     eval_batch_size: int = _eval(64)  # prompts per generation / scoring batch
@@ -137,6 +169,9 @@ class Config:
     # of the post-training set (tiny: 157 tokens), else SFT models, which learn that long style,
     # are cut off before their answer: 192 = 157 + ~20%. (Paper: 1500, as GRPO's completions.)
     max_new_tokens: int = _eval(192)
+    kl_template: str = _eval("authors")  # rendering of the KL text. authors: their training template, so
+    #                         the system prompt is injected and averaged over too (paper, as run:
+    #                         experiments/kl_tests.py); olmo: [user, assistant] in OLMo-2's own template
 
     def __post_init__(self):
         """Check the values (also after ``dataclasses.replace``); raise :class:`ConfigError`."""
@@ -145,12 +180,14 @@ class Config:
         for key in WORLDS[self.world]:
             if not getattr(self, key):
                 raise ConfigError(f"world={self.world!r} needs {key} (a hub id or a local path)")
-        for key, choices in (("method", METHODS), ("trainable", TRAINABLE), ("loss_type", LOSS_TYPES)):
+        for key, choices in (("method", METHODS), ("trainable", TRAINABLE), ("loss_type", LOSS_TYPES),
+                             ("sft_loss", SFT_LOSSES), ("train_template", CHAT_RENDERINGS),
+                             ("kl_template", CHAT_RENDERINGS), ("reward_style", REWARD_STYLES)):
             value = getattr(self, key)
             if value not in choices:
                 raise ConfigError(f"unknown {key} {value!r}; {suggest(value, choices)}valid: {', '.join(choices)}")
-        for key in ("n_checkpoints", "problems_per_step", "grad_accum_steps", "num_generations",
-                    "max_completion_length", "sft3ep_epochs"):
+        for key in ("n_checkpoints", "train_steps", "problems_per_step", "grad_accum_steps", "num_generations",
+                    "max_completion_length", "max_prompt_length", "sft3ep_epochs"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key {key!r} must be at least 1, got {getattr(self, key)}")
         if self.hidden_size % self.n_heads:
@@ -188,30 +225,35 @@ _PRESET_VALUES: dict[str, dict] = {
         n_layers=2, hidden_size=64, n_heads=2, intermediate_size=128, max_seq_len=384,
         pretrain_steps=200, pretrain_batch_size=8, pretrain_seq_len=128, eval_batch_size=32,
         max_new_tokens=96,  # CI speed over fidelity: smoke scores are regression invariants, not results
-        # runs of 8 steps (32 problems, 4 per step), 4 checkpoints; lr by the tiny rule: 1e-6 x 571 / 8
-        n_train_problems=32, problems_per_step=4, grad_accum_steps=2, num_generations=4,
+        # runs of 8 steps of 4 problems x 4 completions = 16 sequences; SFT-1ep: 8 x 16 = 128
+        # conversations = 2.8 passes over 46 problems; 4 checkpoints; lr by the tiny rule: 1e-6 x 571 / 8
+        n_train_problems=46, train_steps=8, problems_per_step=4, grad_accum_steps=2, num_generations=4,
         max_completion_length=48, n_checkpoints=4, learning_rate=7e-5,
     ),
     # The default: 8 layers, pretrained in minutes on a 2-core CPU.
     "tiny": dict(
-        # 640 problems / 16 per step = 40 steps per epoch (paper: 571). The learning rate keeps the
-        # paper's lr x steps, i.e. how far Adam can move one weight over the run (about lr per step):
-        # 1e-6 x 571 / 40 = 1.4e-5. Chosen once, before any analysis was run; sft3ep uses 50x.
+        # The Config defaults above (40 steps of 64 sequences; the schedule's arithmetic). The
+        # learning rate keeps the paper's lr x steps, i.e. how far Adam can move one weight over the
+        # run (about lr per step): 1e-6 x 571 / 40 = 1.4e-5. Chosen once, before any analysis was
+        # run; sft3ep uses 50x.
         learning_rate=1.4e-5,
     ),
-    # One GPU: OLMo-2 1B instruct on the real data.
-    # 2048 problems / 16 per step = 128 steps per epoch, with the paper's learning rate and budgets.
+    # One GPU: OLMo-2 1B instruct on the real data, the paper's learning rate, budgets, graders and
+    # seed. 128 steps of 4 problems x 16 completions = 64 sequences (16 per pass x 4); SFT-1ep:
+    # 128 x 64 = 8192 conversations = 2.8 passes over 2926 problems; GRPO draws 512 of them.
     "gpu-small": dict(world="real", base_model="allenai/OLMo-2-0425-1B-Instruct",
                       max_new_tokens=1500, eval_batch_size=16,  # paper: max_completion_length 1500
-                      n_train_problems=2048, max_completion_length=1500, bf16=True,
-                      gradient_checkpointing=True),
-    # The paper: OLMo-2-1124-7B-Instruct on OpenR1-Math cn_k12, several GPUs. 16 problems x 28
-    # completions = 448 per step (16 per device x 4 accumulation x 7 GPUs, open-r1's layout), and
-    # 571 steps = 9136 problems; SFT sees the same 9136 problems, 16 per step.
+                      n_train_problems=2926, train_steps=128, max_completion_length=1500, bf16=True,
+                      gradient_checkpointing=True, train_seed=42, reward_style="authors"),
+    # The paper, as the authors' code ran it: OLMo-2-1124-7B-Instruct on all of OpenR1-Math cn_k12
+    # (~91k rows). 16 per device x 4 accumulation x 7 training GPUs = 448 sequences per step: GRPO
+    # 16 problems x 28 completions, SFT 448 conversations. grpo and sft1ep: 571 steps (SFT-1ep:
+    # 2.8 passes over the 91k rows); sft3ep: 3 epochs of the rows within 4096 tokens. Seed 42.
     "paper": dict(world="real", base_model="allenai/OLMo-2-1124-7B-Instruct",
-                  max_new_tokens=1500, eval_batch_size=16, n_train_problems=9136, num_generations=28,
-                  max_completion_length=1500, bf16=True, gradient_checkpointing=True,
-                  frozen_layers="19-25"),
+                  max_new_tokens=1500, eval_batch_size=16, n_train_problems=0, train_steps=571,
+                  problems_per_step=16, num_generations=28, max_completion_length=1500, bf16=True,
+                  gradient_checkpointing=True, frozen_layers="19-25", train_seed=42,
+                  reward_style="authors"),
 }
 
 

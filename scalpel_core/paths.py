@@ -23,6 +23,7 @@ TABLES = {
     "kl": ("kl.csv", "04_kl_divergence"),
     "scores": ("benchmark_scores.csv", "05_benchmarks"),
     "deltas": ("benchmark_deltas.csv", "05_benchmarks"),
+    "graders": ("grader_disagreement.csv", "05_benchmarks"),
     "freeze_scores": ("freeze_scores.csv", "02_freeze_ablation"),
     "freeze_effects": ("freeze_effects.csv", "02_freeze_ablation"),
     "freeze_frozen": ("freeze_frozen_check.csv", "02_freeze_ablation"),

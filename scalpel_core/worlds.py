@@ -87,14 +87,26 @@ def describe(cfg: Config, tokenizer=None, built=None, n: int = 2) -> str:
 
 
 def _real_training_rows(cfg: Config, tokenizer):
+    """OpenR1 cn_k12. As the authors ran it, only SFT-3ep's set is filtered to ``max_length`` tokens;
+    GRPO and SFT-1ep take every row (SFT-1ep truncates at ``max_length``)."""
     from .data.hub import load_openr1_k12
 
     if tokenizer is None:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(cfg.base_model)
-    return load_openr1_k12(tokenizer, cfg.train_dataset, cfg.train_dataset_config,
-                           keep_source=cfg.train_source, max_length=cfg.max_length)
+    return load_openr1_k12(tokenizer, cfg.train_dataset, cfg.train_dataset_config, keep_source=cfg.train_source,
+                           max_length=cfg.max_length if cfg.method == "sft3ep" else None)
+
+
+def training_tokenizer(cfg: Config, tokenizer):
+    """The tokenizer of a run, its chat template set by ``train_template`` in the real world (the
+    authors' by default, saved with every checkpoint as theirs was); the miniature world's own."""
+    if not miniature(cfg):
+        from .data.prompts import TEMPLATES
+
+        tokenizer.chat_template = TEMPLATES[cfg.train_template]
+    return tokenizer
 
 
 def _real_math500(cfg: Config):
@@ -105,19 +117,22 @@ def _real_math500(cfg: Config):
 
 def training_set(cfg: Config, tokenizer=None):
     """The post-training problems as a TRL dataset: ``prompt`` (chat), ``completion`` (the teacher
-    trace, for SFT) and ``answer`` (gold, for GRPO's accuracy reward); the first
-    ``n_train_problems`` (0: all)."""
+    trace, for SFT), ``answer`` and ``solution`` (gold, for GRPO's accuracy rewards); the first
+    ``n_train_problems`` (0: all). In the real world with the authors' template, an SFT prompt is
+    the problem alone and the template injects the system prompt, as their `messages` were rendered."""
     from datasets import Dataset
 
     if miniature(cfg):
         rows = world(cfg).k12_train[: cfg.n_train_problems or None]
-        return Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"],
+        return Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"], "solution": r["solution"],
                                    "completion": [{"role": "assistant", "content": r["teacher_solution"]}]}
                                   for r in rows])
     ds = _real_training_rows(cfg, tokenizer)
     if cfg.n_train_problems:
         ds = ds.select(range(min(cfg.n_train_problems, len(ds))))
-    return ds.select_columns(["prompt", "completion", "answer"])
+    if cfg.method != "grpo" and cfg.train_template == "authors":
+        ds = ds.map(lambda p: {"prompt": [m for m in p if m["role"] != "system"]}, input_columns="prompt")
+    return ds.select_columns(["prompt", "completion", "answer", "solution"])
 
 
 def sft_max_length(cfg: Config) -> int:
@@ -135,13 +150,14 @@ def math500_conversations(cfg: Config) -> list[list[dict]]:
 
 
 def math500_prompts(cfg: Config, limit: int | None = None) -> list[dict]:
-    """MATH-500 (or its analogue) for generation: ``prompt`` (system prompt + problem) and gold ``answer``."""
+    """MATH-500 (or its analogue) for generation: ``prompt`` (system prompt + problem), gold ``answer``
+    and the reference ``solution``."""
     if miniature(cfg):
         items = world(cfg).benchmarks["math500"][:limit]
     else:
         items = _real_math500(cfg)
         items = items.select(range(min(limit, len(items)))) if limit is not None else items
-    return [{"prompt": r["prompt"], "answer": r["answer"]} for r in items]
+    return [{"prompt": r["prompt"], "answer": r["answer"], "solution": r["solution"]} for r in items]
 
 
 def score_models(models: dict[str, Path], cfg: Config, progress: bool = False, lm_eval_limit: int = 0):

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from scalpel_core.arch import MATRICES
+from scalpel_core.eval import rewards
 from scalpel_core.report import claims, freeze_summary, published
 from scalpel_core.train import runs
 
@@ -25,7 +26,7 @@ def test_the_rules_hold_on_the_papers_own_numbers():
     assert bench["grpo"]["general_mean_delta"] == pytest.approx(np.mean([-0.03, -0.01, 0.01, -0.21, -0.17]))
     freeze = claims.freeze_checks(claims.paper_freeze_effects())
     assert all(freeze["c6"].values())
-    assert freeze["per_model"]["sft3ep-qk"]["hurt"] == ["ifeval_inst", "ifeval_prompt", "math500", "mmlu", "mmlu_pro"]
+    assert freeze["per_model"]["sft3ep-qk+lm_head"]["hurt"] == ["ifeval_inst", "ifeval_prompt", "math500", "mmlu", "mmlu_pro"]
 
 
 def _deltas(grpo_math=(0.05, 0.01, 0.09), grpo_general=-0.02, sft_math=(0.1, 0.05, 0.15), sft_general=-0.2):
@@ -106,12 +107,15 @@ def test_kl_shape_is_what_notebook_04_shows_and_claim_5_tests():
 
 def test_freeze_side_by_side_puts_the_papers_number_beside_ours():
     scores = pd.DataFrame([{"model": m, "key": k, "benchmark": published_label, "score": v}
-                           for m, v in (("base", 0.5), ("sft3ep", 0.25), ("sft3ep-qk", 0.125), ("sft3ep-attention", 1.0))
+                           for m, v in (("base", 0.5), ("sft3ep", 0.25), ("sft3ep-qk+lm_head", 0.125),
+                                        ("sft3ep-qk", 0.375), ("sft3ep-attention", 1.0))
                            for k, published_label in (("math500", "MATH-500"), ("gpqa", "GPQA:Diamond"))])
-    table = published.freeze_side_by_side(scores, {"base": "Base", "sft3ep-qk": "only q, k"})
+    table = published.freeze_side_by_side(scores, {"base": "Base", "sft3ep-qk+lm_head": "q, k, lm_head"})
     assert list(table.index) == ["MATH-500", "GPQA:Diamond"]
-    assert list(table.columns) == ["Base", "sft3ep", "only q, k", "sft3ep-attention"]
-    assert table.loc["MATH-500", "only q, k"] == "0.12 / 0.34"  # the paper's only-q,k MATH-500: 0.34
+    assert list(table.columns) == ["Base", "sft3ep", "q, k, lm_head", "sft3ep-qk", "sft3ep-attention"]
+    # the paper's "only q, k" MATH-500 (0.34) was run with lm_head trainable: it stands beside that run
+    assert table.loc["MATH-500", "q, k, lm_head"] == "0.12 / 0.34"
+    assert table.loc["MATH-500", "sft3ep-qk"] == "0.38 / -"  # a strict q/k run was not published
     assert table.loc["GPQA:Diamond", "Base"] == "0.50 / 0.27"
     assert table.loc["MATH-500", "sft3ep-attention"] == "1.00 / -"  # not in the paper
 
@@ -124,12 +128,15 @@ def test_compute_writes_json_with_every_claim(tmp_path):
     kl = _kl({"grpo-s0": lambda x: 0.4 * x, "sft1ep-s0": lambda x: 3.6 * min(1.0, 5 * x),
               "sft3ep-s0": lambda x: 4.7 * min(1.0, 5 * x)})
     effects = freeze_summary.effects(pd.DataFrame(
-        [{"model": "sft3ep-qk", "key": "gpqa", "delta": 0.1, "lo": 0.05, "hi": 0.15},
-         {"model": "sft3ep-qk", "key": "mmlu", "delta": -0.1, "lo": -0.15, "hi": -0.05},
+        [{"model": "sft3ep-qk+lm_head", "key": "gpqa", "delta": 0.1, "lo": 0.05, "hi": 0.15},
+         {"model": "sft3ep-qk+lm_head", "key": "mmlu", "delta": -0.1, "lo": -0.15, "hi": -0.05},
          {"model": "sft3ep-frozen-mid-mlp", "key": "gpqa", "delta": 0.0, "lo": -0.05, "hi": 0.05}]))
     frozen = pd.DataFrame([{"run": "sft3ep-qk-s0", "frozen cells": 10, "largest change of a frozen cell": 0.0}])
-    numbers = claims.compute({"deltas": deltas, "scores": scores, "weights": weights, "kl": kl,
+    graders = rewards.grader_table({"base": {"math500": [{"completion": "$\\boxed{3}$"}]}},
+                                   [{"answer": "3", "solution": "$\\boxed{3}$"}])
+    numbers = claims.compute({"deltas": deltas, "scores": scores, "weights": weights, "kl": kl, "graders": graders,
                               "freeze_scores": scores, "freeze_effects": effects, "freeze_frozen": frozen}, "test")
+    assert numbers["graders"]["base"]["accuracy_disagree"] == 0.0
     assert set(numbers["verdicts"]) == {f"c{i}" for i in range(1, 8)}
     assert numbers["verdicts"]["c6"] == "partly reproduced"  # GPQA helped, but frozen-mid-mlp not mixed
     assert numbers["verdicts"]["c7"] == "reproduced"

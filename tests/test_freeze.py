@@ -40,6 +40,18 @@ def test_attention_specs_train_only_their_projections(model, spec, kinds):
     assert table.loc["gate", "trainable"] == 0 and table.loc["embed", "trainable"] == 0
 
 
+def test_qk_plus_lm_head_is_the_authors_qk_run(model):
+    """The authors froze `model.model` only: q, k and the untied output head train, nothing else."""
+    assert not model.config.tie_word_embeddings
+    table = apply_spec(model, "qk+lm_head")
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {n for n, _ in model.named_parameters() if ".q_proj." in n or ".k_proj." in n} | {"lm_head.weight"}
+    assert table.loc["total", "trainable"] == _numel(model, "qk") + model.lm_head.weight.numel()
+    assert table.loc["lm_head", "trainable_share"] == 1.0 and table.loc["embed", "trainable"] == 0
+    strict = apply_spec(copy.deepcopy(model), "qk")
+    assert strict.loc["lm_head", "trainable"] == 0
+
+
 def test_frozen_mid_mlp_freezes_only_the_layer_range(model):
     # the smoke model has 2 layers: the middle third is layer 1
     assert middle_third(2) == (1, 1)
@@ -66,7 +78,7 @@ def test_bad_layer_ranges_fail_with_the_range(model, text):
 
 
 def test_unknown_spec_lists_valid_ones(model):
-    with pytest.raises(SpecError, match="valid specs: all, attention, qk, frozen-mid-mlp"):
+    with pytest.raises(SpecError, match="valid specs: all, attention, qk, qk\\+lm_head, frozen-mid-mlp"):
         apply_spec(model, "mlp")
 
 

@@ -126,3 +126,22 @@ def test_cli_kl_on_a_local_math500(tmp_path, random_model, other_model, smoke_to
     table = pd.read_csv(out)
     assert table.checkpoint.tolist() == [str(base), str(ckpt)] and table.n.tolist() == [4, 4]
     assert table.kl[0] == 0 and table.kl[1] > 0
+
+
+def test_the_authors_rendering_injects_the_system_prompt(smoke_tokenizer, random_model, other_model):
+    """kl_template 'authors': the system prompt injected, `<|user|>` with no newline (their training
+    template); 'olmo': [user, assistant] only; None: the tokenizer's own. The system prompt's tokens
+    are averaged over too, so the same two models give another mean KL."""
+    from scalpel_core.data.prompts import SYSTEM_PROMPT
+
+    conv = _conversations(3)
+    texts = {t: [smoke_tokenizer.decode(s) for s in kl.encode(smoke_tokenizer, conv, t)] for t in ("authors", "olmo", None)}
+    problem = conv[0][0]["content"]
+    assert texts["authors"][0].startswith(f"<|endoftext|><|system|>\n{SYSTEM_PROMPT}\n<|user|>{problem}\n<|assistant|>\n")
+    assert texts["olmo"][0].startswith(f"<|endoftext|><|user|>\n{problem}\n<|assistant|>\n")
+    assert SYSTEM_PROMPT not in texts["olmo"][0] and texts[None] == texts["olmo"]  # the miniature's own is OLMo-2's
+    means = {t: kl.kl_per_example(random_model, other_model, kl.encode(smoke_tokenizer, conv, t)).mean()
+             for t in ("authors", "olmo")}
+    assert abs(means["authors"] - means["olmo"]) > 1e-3 * means["olmo"]
+    with pytest.raises(kl.KLError, match="unknown KL template 'theirs'"):
+        kl.encode(smoke_tokenizer, conv, "theirs")

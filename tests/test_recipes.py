@@ -31,11 +31,13 @@ def test_recipes_exist_for_paper_and_one_gpu():
 def test_training_recipes_build_their_trl_config(recipe, method, tmp_path):
     cfg, trl_args = load_recipe(recipe, method=method)
     assert cfg.preset == recipe.parent.name and cfg.world == "real"
-    gpus = 8 if cfg.preset == "paper" else 1
+    gpus = 7 if cfg.preset == "paper" else 1  # the authors' 7 training processes
     args = trainer.trl_config(cfg, tmp_path, 571, gpus, False, trl_args)
     assert args.learning_rate == pytest.approx(1e-6 * (50 if cfg.method == "sft3ep" else 1))
+    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (16, 4)  # both methods
+    assert args.seed == 42 and (cfg.method == "grpo" or not args.completion_only_loss)
     if cfg.method == "grpo":
-        assert args.use_vllm and args.num_generations == (28 if cfg.preset == "paper" else 8)
+        assert args.use_vllm and args.num_generations == (28 if cfg.preset == "paper" else 16)
 
 
 def test_accelerate_configs():

@@ -199,7 +199,8 @@ def test_the_project_plan():
     trains = [(s.parameters["method"], s.parameters.get("trainable", "all")) for s in steps
               if s.notebook.name == "01_training.ipynb"]
     assert sorted(trains) == sorted([("grpo", "all"), ("sft1ep", "all"), ("sft3ep", "all"),
-                                     ("sft3ep", "attention"), ("sft3ep", "qk"), ("sft3ep", "frozen-mid-mlp")])
+                                     ("sft3ep", "attention"), ("sft3ep", "qk"), ("sft3ep", "qk+lm_head"),
+                                     ("sft3ep", "frozen-mid-mlp")])
     for s in steps:
         assert all(order.index(d) < order.index(s.name) for d in s.after)
     by_name = {s.name: s for s in steps}

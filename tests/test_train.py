@@ -38,27 +38,55 @@ def test_save_schedule_is_evenly_spaced_and_ends_at_the_last_step():
         ck.save_schedule(12, 20)
 
 
-def test_batch_layout_keeps_problems_per_step_across_process_counts():
-    grpo = config.load("tiny", method="grpo")
-    assert trainer.batch_layout(grpo, 1) == (32, 4)  # 16 problems x 8 completions / 4 passes
-    assert trainer.batch_layout(grpo, 2) == (16, 4)
-    sft = config.load("tiny", method="sft1ep")
-    assert trainer.batch_layout(sft, 1) == (4, 4)
+def test_batch_layout_gives_both_methods_the_same_sequences_per_step():
+    """The authors' layout: the same per-device batch and accumulation for both methods, so a step
+    holds as many SFT conversations as GRPO completions (the miniature: 4 problems x 16 = 64)."""
+    for method in config.METHODS:
+        cfg = config.load("tiny", method=method)
+        assert trainer.sequences_per_step(cfg) == cfg.problems_per_step * cfg.num_generations == 64
+        assert trainer.batch_layout(cfg, 1) == (16, 4)  # the paper's per-device 16 x 4 accumulation
+        assert trainer.batch_layout(cfg, 2) == (8, 4)
     with pytest.raises(ConfigError, match="grad_accum_steps"):
-        trainer.batch_layout(sft, 8)  # 16 sequences over 8 x 4 passes
-    paper = config.load("paper", method="grpo")
-    assert trainer.batch_layout(paper, 7) == (16, 4)  # open-r1: 16 completions per device, 7 GPUs
+        trainer.batch_layout(config.load("tiny", method="sft1ep"), 3)  # 64 conversations over 3 x 4 passes
 
 
-def test_same_problems_per_step_and_paper_learning_rates():
-    runs_ = {m: config.load("tiny", method=m) for m in config.METHODS}
-    steps = {m: trainer.total_steps(c, c.n_train_problems) for m, c in runs_.items()}
-    assert steps["grpo"] == steps["sft1ep"] == 640 // 16 and steps["sft3ep"] == 3 * steps["grpo"]
-    lrs = {m: trainer.learning_rate(c) for m, c in runs_.items()}
+def test_miniature_schedule_has_the_papers_ratios():
+    """SFT-1ep makes about 2.8 passes over the set (paper: 571 x 448 / 91,449), SFT-3ep three, and
+    GRPO draws a small share of the problems (passes / num_generations)."""
+    cfg = {m: config.load("tiny", method=m) for m in config.METHODS}
+    n = cfg["grpo"].n_train_problems
+    steps = {m: trainer.total_steps(c, n) for m, c in cfg.items()}
+    assert steps["grpo"] == steps["sft1ep"] == cfg["grpo"].train_steps
+    sft1_passes = steps["sft1ep"] * trainer.sequences_per_step(cfg["sft1ep"]) / n
+    assert sft1_passes == pytest.approx(571 * 448 / 91449, abs=0.05)
+    sft3_passes = steps["sft3ep"] * trainer.sequences_per_step(cfg["sft3ep"]) / n
+    assert 2.8 <= sft3_passes <= 3.0 and steps["sft3ep"] == 3 * (n // 64)
+    grpo_share = steps["grpo"] * cfg["grpo"].problems_per_step / n
+    assert grpo_share == pytest.approx(sft1_passes / cfg["grpo"].num_generations) and grpo_share < 0.2
+    lrs = {m: trainer.learning_rate(c) for m, c in cfg.items()}
     assert lrs["grpo"] == lrs["sft1ep"] and lrs["sft3ep"] == pytest.approx(50 * lrs["grpo"])
-    paper = config.load("paper")
-    assert trainer.learning_rate(paper) == 1e-6
-    assert trainer.total_steps(paper, paper.n_train_problems) == 571  # the paper's step count
+
+
+@pytest.mark.parametrize("method", config.METHODS)
+def test_paper_preset_builds_the_authors_trl_configs_on_7_processes(method, tmp_path):
+    """grpo_config_v01.14 / sft_config_v02.00 / v02.08: 16 per device x 4 accumulation x 7 processes
+    = 448 per step; GRPO 16 problems x 28 completions; SFT-1ep 571 steps; SFT-3ep 3 epochs; seed 42."""
+    cfg = config.load("paper", method=method)
+    n_rows = 91449 if method != "sft3ep" else 80000  # sft3ep: the rows within 4096 tokens (any count)
+    steps = trainer.total_steps(cfg, n_rows)
+    args = trainer.trl_config(cfg, tmp_path, steps, 7, False, {})
+    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (16, 4)
+    per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * 7
+    assert per_step == 448 and args.seed == 42 and args.learning_rate == pytest.approx(trainer.learning_rate(cfg))
+    if method == "grpo":
+        assert args.num_generations == 28 and per_step // args.num_generations == 16  # problems per step
+        assert args.max_steps == 571 and args.shuffle_dataset
+        assert args.vllm_importance_sampling_correction is False
+    elif method == "sft1ep":
+        assert args.max_steps == 571 and not args.completion_only_loss  # loss on the whole conversation
+    else:
+        assert args.num_train_epochs == 3 and args.max_steps == 3 * (n_rows // 448)
+        assert args.learning_rate == pytest.approx(5e-5)
 
 
 def test_run_ids():
@@ -84,7 +112,9 @@ def test_grpo_config_mirrors_the_paper(tmp_path):
     assert args.max_completion_length == 1500 and args.max_grad_norm == 0.2
     assert args.lr_scheduler_type == "constant_with_warmup" and args.get_warmup_steps(571) == 58
     sft = trainer.trl_config(config.load("paper", method="sft3ep", grad_accum_steps=2), tmp_path, 1713, 8, False, {})
-    assert sft.completion_only_loss and sft.learning_rate == pytest.approx(5e-5) and sft.max_length == 4096
+    assert not sft.completion_only_loss and sft.learning_rate == pytest.approx(5e-5) and sft.max_length == 4096
+    ours = trainer.trl_config(config.load("paper", method="sft1ep", sft_loss="completion"), tmp_path, 571, 7, False, {})
+    assert ours.completion_only_loss  # our earlier choice, kept as an option
 
 
 # --- a finished run ----------------------------------------------------------------------------
@@ -165,6 +195,7 @@ def test_killed_run_resumes_to_bit_identical_weights(artifacts, method):
 
 @pytest.mark.parametrize("spec, frozen", [
     ("attention", lambda n: not any(f".{k}_proj." in n for k in "qkvo")),
+    ("qk+lm_head", lambda n: not any(f".{k}_proj." in n for k in "qk") and n != "lm_head.weight"),
     ("frozen-mid-mlp", lambda n: "layers.1.mlp." in n),
 ])
 def test_frozen_weights_are_bit_identical_after_training(artifacts, smoke_base, spec, frozen):
@@ -228,6 +259,52 @@ def test_corrupt_resume_state_is_named_and_nothing_is_deleted(artifacts):
     assert [e["step"] for e in ck.read_manifest(run)["checkpoints"]] == [0, 2, 4]
 
 
+class _KeepFinalWeights(TrainerCallback):
+    """Keeps a float32 copy of the policy's projection weights when training ends."""
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        self.weights = {k: v.detach().float().cpu().clone() for k, v in model.state_dict().items() if "_proj" in k}
+        self.dtypes = {v.dtype for k, v in model.state_dict().items() if "_proj" in k}
+
+
+def _bf16_against_float32(artifacts):
+    """Train the same few SFT steps at lr 1e-6 in float32 and in bf16 mode: per mode, the share of
+    projection weights that moved and the mean relative change, and the policy's dtypes."""
+    from scalpel_core.checkpoints import list_checkpoints
+
+    out, base = {}, None
+    for bf16 in (False, True):
+        keep = _KeepFinalWeights()
+        cfg = config.load("smoke", method="sft1ep", learning_rate=1e-6, train_steps=4, n_checkpoints=2, bf16=bf16)
+        run = trainer.train(cfg, run=f"bf16-{bf16}", callbacks=[keep], progress=False)
+        if base is None:  # the float32 run's step 0: the base as stored (a bf16 run publishes it rounded)
+            base = {k: v for k, v in _weights(list_checkpoints(run)[0]["path"]).items() if k in keep.weights}
+        moved = sum(int((keep.weights[k] != base[k]).sum()) for k in base) / sum(v.numel() for v in base.values())
+        rel = sum(float((keep.weights[k] - base[k]).norm() / base[k].norm()) for k in base) / len(base)
+        out[bf16] = {"moved": moved, "rel": rel, "dtypes": keep.dtypes, "final": _final(run)}
+    return out
+
+
+@pytest.mark.slow
+def test_bf16_mode_keeps_float32_master_weights(artifacts):
+    """With bf16 on, updates at the paper's lr of 1e-6 must not be lost to bf16 rounding: the weights
+    move like float32's (a policy held in bf16 moved ~1% of its weights, at ~1/7 of the relative change)."""
+    got = _bf16_against_float32(artifacts)
+    assert got[True]["dtypes"] == {torch.float32}  # the master weights the optimizer updates
+    assert got[False]["moved"] > 0.9 and got[True]["moved"] > 0.9
+    assert 0.5 < got[True]["rel"] / got[False]["rel"] < 2
+    assert all(v.dtype == torch.bfloat16 for v in got[True]["final"].values())  # published as the paper's were
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_bf16_mode_keeps_float32_master_weights_on_cuda(artifacts):
+    """The same on a GPU, where bf16 autocast runs the paper-scale path (skipped on CPU-only machines)."""
+    got = _bf16_against_float32(artifacts)
+    assert got[True]["dtypes"] == {torch.float32} and got[True]["moved"] > 0.9
+    assert 0.5 < got[True]["rel"] / got[False]["rel"] < 2
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_bf16_training_on_cuda(artifacts):
@@ -236,3 +313,17 @@ def test_bf16_training_on_cuda(artifacts):
     final = _final(run)
     assert all(v.dtype == torch.bfloat16 for v in final.values())
     assert ck.read_manifest(run)["complete"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss, whole", [("conversation", True), ("completion", False)])
+def test_sft_loss_covers_the_whole_conversation_by_default(artifacts, smoke_base, tmp_path, loss, whole):
+    """sft_loss 'conversation' (the authors': TRL on `messages`) puts every real token in the loss,
+    the system prompt and the problem too; 'completion' only the teacher trace."""
+    cfg = config.load("smoke", method="sft1ep", sft_loss=loss)
+    model, tokenizer = trainer._load_policy(cfg, str(smoke_base))
+    args = trainer.trl_config(cfg, tmp_path, 8, 1, False, {})
+    sft = trainer._trainer(cfg, model, tokenizer, trainer.training_data(cfg, tokenizer), args, [])
+    batch = next(iter(sft.get_train_dataloader()))
+    in_loss, real = int((batch["labels"] != -100).sum()), int(batch["attention_mask"].sum())
+    assert (in_loss == real) if whole else (0 < in_loss < real)

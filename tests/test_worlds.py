@@ -20,12 +20,15 @@ def test_which_world_and_what_identifies_its_base(smoke_cfg):
 
 def test_the_miniature_training_set_and_math500(smoke_cfg, smoke_world):
     ds = worlds.training_set(smoke_cfg)
-    assert len(ds) == smoke_cfg.n_train_problems and set(ds.column_names) == {"prompt", "completion", "answer"}
+    assert len(ds) == smoke_cfg.n_train_problems
+    assert set(ds.column_names) == {"prompt", "completion", "answer", "solution"}
     first = smoke_world.k12_train[0]
     assert ds[0]["prompt"] == first["prompt"] and ds[0]["answer"] == first["answer"]
+    assert ds[0]["solution"] == first["solution"]
     assert ds[0]["completion"] == [{"role": "assistant", "content": first["teacher_solution"]}]
     prompts = worlds.math500_prompts(smoke_cfg, limit=3)
-    assert prompts == [{"prompt": it["prompt"], "answer": it["answer"]} for it in smoke_world.benchmarks["math500"][:3]]
+    assert prompts == [{"prompt": it["prompt"], "answer": it["answer"], "solution": it["solution"]}
+                       for it in smoke_world.benchmarks["math500"][:3]]
     assert "[K12 post-training]" in worlds.describe(smoke_cfg, built=smoke_world)
 
 
@@ -48,9 +51,33 @@ def test_the_real_training_set_is_the_cn_k12_rows_in_order(openr1_dir, smoke_tok
 
     cfg = config.load("gpu-small", train_dataset=str(openr1_dir), n_train_problems=2)
     ds = worlds.training_set(cfg, smoke_tokenizer)
-    full = load_openr1_k12(smoke_tokenizer, str(openr1_dir), max_length=cfg.max_length)
-    assert ds.column_names == ["prompt", "completion", "answer"] and len(ds) == 2
+    full = load_openr1_k12(smoke_tokenizer, str(openr1_dir), max_length=None)
+    assert ds.column_names == ["prompt", "completion", "answer", "solution"] and len(ds) == 2
     assert ds[1]["answer"] == full[1]["answer"] and ds[1]["prompt"] == full[1]["prompt"]
+    assert [m["role"] for m in ds[0]["prompt"]] == ["system", "user"]  # GRPO: the explicit system prompt
+
+
+def test_real_sft_texts_are_rendered_as_the_authors_did(openr1_dir, smoke_tokenizer):
+    """SFT prompts lose their system message, which the authors' template injects (with `<|user|>`
+    and no newline); only SFT-3ep's set is filtered by length; `olmo` keeps our rendering."""
+    import copy
+
+    from scalpel_core.data.hub import load_openr1_k12
+    from scalpel_core.data.prompts import SYSTEM_PROMPT
+
+    cfg = config.load("gpu-small", train_dataset=str(openr1_dir), method="sft1ep")
+    tok = worlds.training_tokenizer(cfg, copy.deepcopy(smoke_tokenizer))
+    ds = worlds.training_set(cfg, tok)
+    assert [m["role"] for m in ds[0]["prompt"]] == ["user"]
+    text = tok.apply_chat_template(ds[0]["prompt"] + ds[0]["completion"], tokenize=False)
+    assert f"<|system|>\n{SYSTEM_PROMPT}\n<|user|>{ds[0]['prompt'][0]['content']}\n<|assistant|>\n" in text
+    assert len(ds) == len(load_openr1_k12(tok, str(openr1_dir), max_length=None))
+    short = config.load("gpu-small", train_dataset=str(openr1_dir), method="sft3ep")  # drops the 300-line trace
+    assert len(worlds.training_set(short, tok)) == len(ds) - 1 == 2
+    ours = config.load("gpu-small", train_dataset=str(openr1_dir), method="sft1ep", train_template="olmo")
+    tok_ours = worlds.training_tokenizer(ours, copy.deepcopy(smoke_tokenizer))
+    assert [m["role"] for m in worlds.training_set(ours, tok_ours)[0]["prompt"]] == ["system", "user"]
+    assert "<|user|>\n" in tok_ours.apply_chat_template(ds[0]["prompt"], tokenize=False)
 
 
 def test_the_world_package_refuses_a_real_config():

@@ -42,13 +42,15 @@ def n_chat_tokens(tokenizer, messages: list[dict]) -> int:
 
 
 def load_openr1_k12(tokenizer, source: str = "open-r1/OpenR1-Math-220k", config_name: str = "extended",
-                    split: str = "train", keep_source: str = "cn_k12", max_length: int = 4096,
+                    split: str = "train", keep_source: str = "cn_k12", max_length: int | None = 4096,
                     num_proc: int | None = None) -> Dataset:
     """OpenR1-Math rows with ``source == keep_source`` whose conversation (system prompt +
     problem + R1 trace) is at most ``max_length`` tokens after the chat template.
 
     Columns: ``prompt`` (system + user, for GRPO), ``completion`` (the R1 trace, for SFT),
-    ``answer`` (gold, for the accuracy reward), ``problem`` and ``n_tokens``.
+    ``answer`` (gold, for our accuracy reward), ``solution`` (the reference solution, from which
+    the authors' accuracy reward parses the gold; ``$\\boxed{answer}$`` for a copy without that
+    column), ``problem`` and ``n_tokens``. ``max_length=None`` keeps every row.
     """
     ds = _load(source, config_name, split)
     _require(ds, OPENR1_COLUMNS, source)
@@ -60,11 +62,14 @@ def load_openr1_k12(tokenizer, source: str = "open-r1/OpenR1-Math-220k", config_
             raise ValueError(f"{source}: a row has no assistant message (problem: {row['problem'][:80]!r})")
         prompt = with_system(row["problem"])
         completion = [{"role": "assistant", "content": trace[-1]["content"]}]
-        return {"prompt": prompt, "completion": completion,
+        solution = row.get("solution") or f"$\\boxed{{{row['answer']}}}$"
+        return {"prompt": prompt, "completion": completion, "solution": solution,
                 "n_tokens": n_chat_tokens(tokenizer, prompt + completion)}
 
     keep = ["problem", "answer"]
     ds = ds.map(render, remove_columns=[c for c in ds.column_names if c not in keep], num_proc=num_proc)
+    if max_length is None:
+        return ds
     return ds.filter(lambda n: n <= max_length, input_columns="n_tokens", num_proc=num_proc)
 
 

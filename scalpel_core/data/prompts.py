@@ -50,3 +50,25 @@ def render_chat(messages: list[dict], add_generation_prompt: bool = False) -> st
 def with_system(user: str) -> list[dict]:
     """A conversation prompt: the paper's system prompt, then the user's problem."""
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+# The chat template the authors put on OLMo-2-1124-7B's tokenizer for training, saved with every
+# checkpoint and used by their KL script (paper/ORIGINAL.md, "What the authors' code ran"; [code]
+# `src/open_r1/utils/model_utils.py`). It differs from OLMo-2's own in one branch: a conversation
+# whose first message is not a system message gets the system prompt injected, and that first
+# message is written as ``<|user|>`` + content, with no newline after the role marker.
+AUTHORS_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|system|>\n" + SYSTEM_PROMPT.replace("\n", "\\n") + "\n<|user|>' + message['content'] + '\n' }}"
+    "{% elif message['role'] == 'system' %}{{ '<|system|>\n' + message['content'] + '\n' }}"
+    "{% elif message['role'] == 'user' %}{{ '<|user|>\n' + message['content'] + '\n' }}"
+    "{% elif message['role'] == 'assistant' %}"
+    "{% if not loop.last %}{{ '<|assistant|>\n' + message['content'] + eos_token + '\n' }}"
+    "{% else %}{{ '<|assistant|>\n' + message['content'] + eos_token }}{% endif %}"
+    "{% endif %}"
+    "{% if loop.last and add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
+    "{% endfor %}"
+)
+# Chat renderings a config may ask for (config keys kl_template, train_template).
+TEMPLATES = {"authors": AUTHORS_CHAT_TEMPLATE, "olmo": CHAT_TEMPLATE}

@@ -4,8 +4,11 @@
     per_example = kl.kl_per_example(base_model, model, ids)         # one value per conversation
     table = kl.run_kl(run_dir, conversations, tokenizer)              # a run: one value per checkpoint
 
-Each conversation is [user: problem, assistant: reference solution] through the chat
-template. At every real token position t,
+Each conversation is [user: problem, assistant: reference solution] through a chat template:
+by default the authors' (``template="authors"``: the system prompt injected, so the KL is
+averaged over its tokens too, as the published curves were; paper/ORIGINAL.md, "What the
+authors' code ran"), or OLMo-2's own (``"olmo"``), or the tokenizer's own (``None``). At every
+real token position t,
     KL_t = sum_v p_base(v | x_<=t) (log p_base(v | x_<=t) - log p_ckpt(v | x_<=t)),
 averaged over the conversation's real tokens (padding masked), then over conversations.
 Batches are right-padded, so real tokens never attend to padding and keep their positions;
@@ -27,6 +30,7 @@ from .. import cache
 from ..batching import right_pad
 from ..checkpoints import list_checkpoints, load_checked, steps_table
 from ..config import ScalpelError
+from ..data.prompts import TEMPLATES
 
 VERSION = 2  # bump when the definition or its computation changes (invalidates the cache); 2: real rows only
 BASE_CACHE_BYTES = 2 * 1024**3  # keep the base's log-probs in memory across checkpoints below this size
@@ -38,9 +42,14 @@ class KLError(ScalpelError, ValueError):
     """A KL that cannot be computed (mismatched vocabularies) or is not finite."""
 
 
-def encode(tokenizer, conversations: list[list[dict]]) -> list[list[int]]:
-    """Token ids of each conversation after the chat template (its special tokens included)."""
-    texts = [tokenizer.apply_chat_template(c, tokenize=False) for c in conversations]
+def encode(tokenizer, conversations: list[list[dict]], template: str | None = None) -> list[list[int]]:
+    """Token ids of each conversation after a chat template (its special tokens included):
+    ``template`` names one of :data:`scalpel_core.data.prompts.TEMPLATES`, or ``None`` for the
+    tokenizer's own."""
+    if template is not None and template not in TEMPLATES:
+        raise KLError(f"unknown KL template {template!r}; valid: {', '.join(TEMPLATES)} (or None: the tokenizer's own)")
+    jinja = TEMPLATES.get(template)
+    texts = [tokenizer.apply_chat_template(c, tokenize=False, chat_template=jinja) for c in conversations]
     return tokenizer(texts, add_special_tokens=False)["input_ids"]
 
 
@@ -110,16 +119,16 @@ def kl_per_example(base, model, ids: list[list[int]], batch_size: int = 16, pad_
 
 def curve(base_path, checkpoints: list[tuple[str, Path]], conversations: list[list[dict]], tokenizer,
           batch_size: int = 16, device: str | None = None, use_cache: bool = True,
-          progress: bool = True) -> pd.DataFrame:
+          progress: bool = True, template: str | None = None) -> pd.DataFrame:
     """KL(base || checkpoint) for each ``(label, folder)``: columns ``checkpoint, kl, n``.
 
     Loads the base once and one checkpoint at a time. On CUDA models run in bfloat16 and the
     softmax in float32; on CPU everything is float32. Results are cached per (base,
-    checkpoint, data) content hash.
+    checkpoint, data) content hash. ``template``: the chat rendering (:func:`encode`).
     """
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model_dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    ids = encode(tokenizer, conversations)
+    ids = encode(tokenizer, conversations, template)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     store = cache.cache_dir("kl")
     base_digest = cache.checkpoint_digest(Path(base_path)) if use_cache else ""
@@ -149,10 +158,11 @@ def curve(base_path, checkpoints: list[tuple[str, Path]], conversations: list[li
     return pd.DataFrame(rows)
 
 
-def run_kl(run_dir: Path, conversations, tokenizer, batch_size: int = 16, progress: bool = True) -> pd.DataFrame:
+def run_kl(run_dir: Path, conversations, tokenizer, batch_size: int = 16, progress: bool = True,
+           template: str | None = None) -> pd.DataFrame:
     """One KL per checkpoint of a run, the base itself (step 0) included: ``run, step, fraction, kl``."""
     entries = list_checkpoints(run_dir)
     table = curve(entries[0]["path"], [(e["path"].name, e["path"]) for e in entries], conversations,
-                  tokenizer, batch_size, progress=progress)
+                  tokenizer, batch_size, progress=progress, template=template)
     table = table.merge(steps_table(entries), on="checkpoint").assign(run=Path(run_dir).name)
     return table[["run", "checkpoint", "step", "fraction", "kl", "n"]]

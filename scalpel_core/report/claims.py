@@ -31,10 +31,11 @@ SFT_RUNS = ("sft1ep", "sft3ep")
 FAR_MORE = 2.0  # claim 4: "far more" = at least twice GRPO's mean relative change
 EARLY = 0.25  # claim 5: the point of training where a jump must have happened ...
 JUMPED = 0.5  # ... by reaching this share of the final KL (GRPO "grows slowly": below it)
-PAPER_FREEZE_SPECS = ("sft3ep-frozen-mid-mlp", "sft3ep-qk")  # the two ablations the paper reports
+# the two ablations the paper reports, as its code ran them (its q/k run trained lm_head too)
+PAPER_FREEZE_SPECS = ("sft3ep-frozen-mid-mlp", "sft3ep-qk+lm_head")
 KL_ORDERING = "every SFT run ends far above GRPO (ordering, high vs low plateau)"  # claim 5's first check
 # The result tables (paths.TABLES) the claims read.
-TABLES = ("weights", "kl", "scores", "deltas", "freeze_scores", "freeze_effects", "freeze_frozen")
+TABLES = ("weights", "kl", "scores", "deltas", "graders", "freeze_scores", "freeze_effects", "freeze_frozen")
 
 
 def verdict(checks: dict) -> str:
@@ -259,6 +260,7 @@ def compute(tables: dict, preset: str = "") -> dict:
                                                  "largest_change": r["largest change of a frozen cell"]}
                                       for _, r in tables["freeze_frozen"].iterrows()}},
         "paper_weights": {"sft1ep_change": list(published.SFT1EP_CHANGE)},
+        "graders": tables["graders"].set_index("model").to_dict(orient="index"),
     }
     return _jsonable(out)
 
@@ -279,6 +281,9 @@ def setup(preset: str, run_ids) -> dict:
     out = {"world": cfg.world, "n_layers": cfg.n_layers, "hidden_size": cfg.hidden_size,
            "n_train_problems": cfg.n_train_problems, "problems_per_step": cfg.problems_per_step,
            "num_generations": cfg.num_generations, "max_new_tokens": cfg.max_new_tokens,
+           "sequences_per_step": trainer.sequences_per_step(cfg), "train_steps": cfg.train_steps,
+           "sft_loss": cfg.sft_loss, "kl_template": cfg.kl_template, "reward_style": cfg.reward_style,
+           "bf16": cfg.bf16, "train_seed": cfg.train_seed,
            "frozen_mid_mlp_layers": "{}-{}".format(*middle_third(cfg.n_layers)), "runs": {}}
     for run in run_ids:
         directory = paths.artifacts_dir() / preset / run

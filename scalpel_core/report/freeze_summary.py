@@ -19,6 +19,7 @@ from ..eval.scoring import LABELS
 from ..train.freeze import is_trainable, parse_layers
 from ..train.runs import RUN_CONFIG
 SPEC_LABELS = {"attention": "only attention (q, k, v, o) trained", "qk": "only q and k trained",
+               "qk+lm_head": "only q, k and lm_head trained",
                "frozen-mid-mlp": "mid-layer MLPs frozen", "all": "nothing frozen"}
 
 

@@ -7,7 +7,10 @@ Specs (config field ``trainable``):
 
 - ``all``: every parameter trains (the main runs);
 - ``attention``: only q_proj, k_proj, v_proj and o_proj train ("freeze all but attention");
-- ``qk``: only q_proj and k_proj train (paper/ORIGINAL.md, "Freeze ablation", b);
+- ``qk``: only q_proj and k_proj train (the paper's text for ablation b; paper/ORIGINAL.md,
+  "Freeze ablation");
+- ``qk+lm_head``: q_proj, k_proj and the (untied) ``lm_head`` train: ablation b as the authors'
+  code ran it, which froze ``model.model`` only (paper/ORIGINAL.md, "What the authors' code ran");
 - ``frozen-mid-mlp``: everything trains except gate/up/down of a layer range, by default
   the middle third (paper/ORIGINAL.md, "Freeze ablation", a: layers 19-25 of 32).
 
@@ -44,7 +47,8 @@ def parse_layers(text: str, n_layers: int) -> tuple[int, int]:
 
 # The matrix types each spec is about: the only ones that train (attention, qk), or the ones
 # frozen in the layer range (frozen-mid-mlp). `all` targets nothing: everything trains.
-TARGETS = {"all": (), "attention": ("q", "k", "v", "o"), "qk": ("q", "k"), "frozen-mid-mlp": ("gate", "up", "down")}
+TARGETS = {"all": (), "attention": ("q", "k", "v", "o"), "qk": ("q", "k"), "qk+lm_head": ("q", "k", "lm_head"),
+           "frozen-mid-mlp": ("gate", "up", "down")}
 
 
 def is_trainable(name: str, spec: str, layers: tuple[int, int]) -> bool:
@@ -86,7 +90,7 @@ def apply_spec(model, spec: str, frozen_layers: str = "") -> pd.DataFrame:
         column = "frozen" if spec == "frozen-mid-mlp" else "trainable"
         if all(m not in table.index or table.loc[m, column] == 0 for m in targeted):
             raise SpecError(f"trainable spec {spec!r} matches no parameter of this model: no "
-                            f"{'/'.join(t + '_proj' for t in targeted)} weights in layers.N "
+                            f"{'/'.join(t if t == 'lm_head' else t + '_proj' for t in targeted)} weights in layers.N "
                             f"(names seen: {', '.join(n for n, _ in named[:3])}, ...)")
     if table.loc["total", "trainable"] == 0:
         raise SpecError(f"trainable spec {spec!r} leaves no parameter trainable")

@@ -25,7 +25,7 @@ from transformers import PrinterCallback, TrainerCallback
 from .. import checkpoints as ck
 from .. import worlds
 from ..config import Config, ConfigError, ScalpelError
-from ..eval.rewards import accuracy_reward, format_reward
+from ..eval.rewards import REWARDS
 from . import runs
 from .freeze import apply_spec
 
@@ -34,13 +34,24 @@ class TrainingDivergedError(ScalpelError, RuntimeError):
     """The loss (or gradient norm) became NaN or infinite."""
 
 
+def sequences_per_step(cfg: Config) -> int:
+    """Sequences in one optimizer step, the same for both methods (the authors' per-device batch and
+    accumulation): GRPO's are completions (``problems_per_step`` x ``num_generations``), SFT's are
+    teacher conversations, one problem each (paper: 16 x 28 = 448)."""
+    return cfg.problems_per_step * cfg.num_generations
+
+
 def total_steps(cfg: Config, n_problems: int) -> int:
-    """Optimizer steps of the run: one epoch for grpo and sft1ep, ``sft3ep_epochs`` for sft3ep."""
-    per_epoch = n_problems // cfg.problems_per_step
+    """Optimizer steps of the run: ``train_steps`` for grpo and sft1ep (paper: 571), and
+    ``sft3ep_epochs`` passes over the ``n_problems`` conversations for sft3ep (paper: 3 epochs)."""
+    if cfg.method != "sft3ep":
+        return cfg.train_steps
+    per_epoch = n_problems // sequences_per_step(cfg)
     if per_epoch < 1:
-        raise ConfigError(f"{n_problems} training problems make no full step of "
-                          f"problems_per_step={cfg.problems_per_step}")
-    return per_epoch * (cfg.sft3ep_epochs if cfg.method == "sft3ep" else 1)
+        raise ConfigError(f"{n_problems} training problems make no full step of {sequences_per_step(cfg)} "
+                          f"conversations (problems_per_step={cfg.problems_per_step} x "
+                          f"num_generations={cfg.num_generations})")
+    return per_epoch * cfg.sft3ep_epochs
 
 
 def learning_rate(cfg: Config) -> float:
@@ -48,14 +59,12 @@ def learning_rate(cfg: Config) -> float:
 
 
 def batch_layout(cfg: Config, world_size: int) -> tuple[int, int]:
-    """(per-device batch, accumulation) giving ``problems_per_step`` problems per optimizer step.
-
-    GRPO counts completions (TRL): problems x num_generations per step; SFT counts sequences.
-    """
-    per_step = cfg.problems_per_step * (cfg.num_generations if cfg.method == "grpo" else 1)
+    """(per-device batch, accumulation) giving :func:`sequences_per_step` sequences per optimizer step
+    (TRL counts completions for GRPO, conversations for SFT)."""
+    per_step = sequences_per_step(cfg)
     per_pass = world_size * cfg.grad_accum_steps
     if per_step % per_pass:
-        unit = "completions" if cfg.method == "grpo" else "sequences"
+        unit = "completions" if cfg.method == "grpo" else "conversations"
         raise ConfigError(f"{per_step} {unit} per step do not split over {world_size} process(es) x "
                           f"grad_accum_steps={cfg.grad_accum_steps}; choose grad_accum_steps so that "
                           f"{world_size} x grad_accum_steps divides {per_step}")
@@ -68,41 +77,53 @@ def settings_table(cfg: Config):
 
     paper = {"grpo": ("1e-06", "571"), "sft1ep": ("1e-06", "571"), "sft3ep": ("5e-05", "3 epochs")}[cfg.method]
     n = cfg.n_train_problems or "all"
+    unit = "completions" if cfg.method == "grpo" else "conversations"
     rows = [
         ("method", cfg.method, cfg.method),
         ("trainable", f"{cfg.trainable}" + (f" ({cfg.frozen_layers or 'middle third'})"
                                           if cfg.trainable == "frozen-mid-mlp" else ""), "all / ablations"),
-        ("training problems", n, "~91k cn_k12 (571 steps x 16 = 9136 at 16 per step)"),
-        ("problems per step", cfg.problems_per_step, "16 (inferred: 448 completions / 28)"),
-        ("optimizer steps", total_steps(cfg, cfg.n_train_problems) if cfg.n_train_problems else "1 epoch",
-         paper[1]),
+        ("training problems", n, "~91k cn_k12 (sft3ep: those within 4096 tokens)"),
+        (f"{unit} per step", sequences_per_step(cfg), "448 (16 per device x 4 accumulation x 7 GPUs)"),
+        ("optimizer steps", total_steps(cfg, cfg.n_train_problems) if cfg.n_train_problems else
+         (cfg.train_steps if cfg.method != "sft3ep" else f"{cfg.sft3ep_epochs} epochs"), paper[1]),
         ("learning rate", f"{learning_rate(cfg):.2g}", paper[0]),
         ("schedule", f"constant, {cfg.warmup_ratio:.0%} warm-up", "constant, 10% warm-up"),
         ("max_grad_norm", cfg.max_grad_norm, "0.2"),
+        ("precision", "bf16 autocast, float32 master weights" if cfg.bf16 else "float32",
+         "bf16, float32 master weights (DeepSpeed)"),
+        ("seed", cfg.train_seed, "42"),
         ("checkpoints", f"{cfg.n_checkpoints} + base", "20 + base"),
     ]
     if cfg.method == "grpo":
         rows += [
+            ("problems per step", cfg.problems_per_step, "16"),
             ("completions per problem", cfg.num_generations, "28"),
-            ("max completion tokens", cfg.max_completion_length, "1500"),
+            ("max prompt / completion tokens", f"{cfg.max_prompt_length} / {cfg.max_completion_length}", "512 / 1500"),
             ("temperature", cfg.temperature, "0.6"),
             ("beta (KL penalty) / epsilon", f"{cfg.beta} / {cfg.epsilon}", "0 / 0.2"),
             ("loss / reward scaling", f"{cfg.loss_type} / {'group std' if cfg.scale_rewards else 'none'}",
              "dr_grpo / none"),
-            ("rewards", f"accuracy x {cfg.accuracy_weight} + format x {cfg.format_weight}",
-             "accuracy x 1.0 + format x 0.2"),
+            ("rewards", f"accuracy x {cfg.accuracy_weight} + format x {cfg.format_weight} ({cfg.reward_style}' graders)"
+             .replace("ours'", "our"), "accuracy x 1.0 + format x 0.2 (authors' graders)"),
         ]
     else:
-        rows += [("loss on", "the teacher trace (completion) only", "the R1 trace")]
+        rows += [("loss on", "the whole conversation" if cfg.sft_loss == "conversation" else
+                  "the teacher trace (completion) only", "the whole conversation (`messages`)")]
     return pd.DataFrame(rows, columns=["setting", "this run", "paper"]).astype(str).set_index("setting")
 
 
 def training_data(cfg: Config, tokenizer):
     """The post-training problems of the run (:func:`scalpel_core.worlds.training_set`): ``prompt``
-    (chat), ``answer`` (gold, for GRPO's accuracy reward) and, for SFT, ``completion`` (the teacher trace)."""
+    (chat), ``answer`` and ``solution`` (gold, for GRPO's accuracy reward) and, for SFT,
+    ``completion`` (the teacher trace). GRPO prompts above ``max_prompt_length`` tokens are dropped."""
     ds = worlds.training_set(cfg, tokenizer)
     if cfg.method == "grpo":
         ds = ds.remove_columns("completion")  # GRPO samples its own
+        def short(prompt):
+            text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+            return len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= cfg.max_prompt_length
+
+        ds = ds.filter(short, input_columns="prompt")
     return ds
 
 
@@ -137,6 +158,9 @@ def trl_config(cfg: Config, output_dir: Path, steps: int, world_size: int, progr
         args = dict(
             common,
             num_generations=cfg.num_generations,
+            # the step's completions over all processes, sampled at once (TRL's default on the
+            # launch's processes; explicit, so a config built on one process says the same)
+            generation_batch_size=sequences_per_step(cfg),
             max_completion_length=cfg.max_completion_length,
             temperature=cfg.temperature,
             beta=cfg.beta,
@@ -145,14 +169,18 @@ def trl_config(cfg: Config, output_dir: Path, steps: int, world_size: int, progr
             scale_rewards="group" if cfg.scale_rewards else "none",
             mask_truncated_completions=True,  # paper: truncated completions do not count
             reward_weights=[cfg.accuracy_weight, cfg.format_weight],
+            shuffle_dataset=True,  # paper: the 91k set shuffled, seeded by `seed`
+            vllm_importance_sampling_correction=cfg.vllm_importance_sampling,  # paper: none (only used with vLLM)
         )
         config_cls = GRPOConfig
     else:
         args = dict(
             common,
             max_length=worlds.sft_max_length(cfg),
-            completion_only_loss=True,  # loss on the teacher trace only
+            completion_only_loss=cfg.sft_loss == "completion",  # paper, as run: False (whole conversation)
         )
+        if cfg.method == "sft3ep":
+            args["num_train_epochs"] = cfg.sft3ep_epochs  # documentation: max_steps (3 epochs' steps) rules
         config_cls = SFTConfig
     args.update(trl_args)
     try:
@@ -164,8 +192,8 @@ def trl_config(cfg: Config, output_dir: Path, steps: int, world_size: int, progr
 class CheckpointSchedule(TrainerCallback):
     """Save exactly at the scheduled steps, publish ``step-N/`` and keep the manifest current."""
 
-    def __init__(self, run_dir: Path, schedule: list[int], manifest: dict):
-        self.run_dir, self.schedule, self.manifest = Path(run_dir), set(schedule), manifest
+    def __init__(self, run_dir: Path, schedule: list[int], manifest: dict, dtype: str | None = None):
+        self.run_dir, self.schedule, self.manifest, self.dtype = Path(run_dir), set(schedule), manifest, dtype
 
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step in self.schedule:
@@ -186,7 +214,7 @@ class CheckpointSchedule(TrainerCallback):
             self._publish(src, state.global_step, state)
 
     def _publish(self, src: Path, step: int, state) -> None:
-        ck.export_step(src, self.run_dir, step)
+        ck.export_step(src, self.run_dir, step, self.dtype)
         logs = [e for e in state.log_history if e.get("step") == step and "loss" in e]
         entry = {"step": step, "fraction": step / state.max_steps, "path": ck.step_name(step),
                  "metrics": {k: v for k, v in (logs[-1] if logs else {}).items() if isinstance(v, (int, float))}}
@@ -210,22 +238,26 @@ class NanGuard(TrainerCallback):
 
 
 def _load_policy(cfg: Config, source: str):
+    """The policy in float32 whatever ``cfg.bf16`` says: with bf16 the trainer autocasts the forward
+    and backward, and the optimizer updates these float32 master weights (as the HF Trainer does for
+    a float32 model, and DeepSpeed did for the paper). Loaded in bf16, most updates at the paper's
+    learning rate of 1e-6 would fall below bf16's resolution and be lost."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.bfloat16 if cfg.bf16 else torch.float32)
+    tokenizer = worlds.training_tokenizer(cfg, AutoTokenizer.from_pretrained(source))
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     return model, tokenizer
 
 
-def _publish_base(model, tokenizer, source: str, run_dir: Path) -> None:
+def _publish_base(model, tokenizer, source: str, run_dir: Path, dtype: str | None) -> None:
     if Path(source).is_dir() and any(Path(source).glob("*.safetensors")):
-        ck.export_step(Path(source), run_dir, 0)
+        ck.export_step(Path(source), run_dir, 0, dtype)
     else:  # a hub id: write the base once, in the run's own layout
         tmp = run_dir / "base.partial"
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        ck.export_step(tmp, run_dir, 0)
+        ck.export_step(tmp, run_dir, 0, dtype)
         shutil.rmtree(tmp)
 
 
@@ -251,6 +283,7 @@ def train(cfg: Config, run: str | None = None, overwrite: bool = False, trl_args
         return directory
 
     model, tokenizer = _load_policy(cfg, source)
+    published_dtype = "bfloat16" if cfg.bf16 else None  # step folders in bf16, as the paper's were
     table = apply_spec(model, cfg.trainable, cfg.frozen_layers)
     dataset = training_data(cfg, tokenizer)
     steps = total_steps(cfg, len(dataset))
@@ -265,13 +298,13 @@ def train(cfg: Config, run: str | None = None, overwrite: bool = False, trl_args
     if state.is_main_process:
         table.to_csv(directory / "trainable.csv")
         if not (directory / ck.step_name(0)).is_dir():
-            _publish_base(model, tokenizer, source, directory)
+            _publish_base(model, tokenizer, source, directory, published_dtype)
         manifest["checkpoints"] = [e for e in manifest["checkpoints"] if e["step"] != 0]
         manifest["checkpoints"].insert(0, {"step": 0, "fraction": 0.0, "path": ck.step_name(0), "metrics": {}})
         ck.write_json(directory / ck.MANIFEST, manifest)
     state.wait_for_everyone()
 
-    extra = [CheckpointSchedule(directory, schedule, manifest), NanGuard(), *(callbacks or [])]
+    extra = [CheckpointSchedule(directory, schedule, manifest, published_dtype), NanGuard(), *(callbacks or [])]
     trainer = _trainer(cfg, model, tokenizer, dataset, args, extra)
     if not progress:  # batch runs (papermill): no per-step log dicts printed either
         trainer.remove_callback(PrinterCallback)
@@ -288,7 +321,7 @@ def _trainer(cfg: Config, model, tokenizer, dataset, args, callbacks):
     from trl import GRPOTrainer, SFTTrainer
 
     if cfg.method == "grpo":
-        return GRPOTrainer(model=model, reward_funcs=[accuracy_reward, format_reward], args=args,
+        return GRPOTrainer(model=model, reward_funcs=list(REWARDS[cfg.reward_style]), args=args,
                            train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
     return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                       callbacks=callbacks)
