@@ -17,11 +17,13 @@ LABEL = {"rel_frobenius": r"$\|\Delta W\|_F / \|W\|_F$", "frobenius": r"$\|\Delt
 
 
 def grid(table, run: str, fraction: float | None = None, metric: str = "rel_frobenius") -> np.ndarray:
-    """layers x MATRICES array of one run at one point of training (default: its last checkpoint)."""
+    """layers x MATRICES array of one run at its checkpoint nearest ``fraction`` of training
+    (default: its last checkpoint). Runs of different lengths save at slightly different fractions."""
     t = table[(table.run == run) & (table.metric == metric)]
     if fraction is None:
         fraction = t.fraction.max()
-    t = t[np.isclose(t.fraction, fraction)]
+    own = np.unique(t.fraction.to_numpy())
+    t = t[t.fraction == own[np.abs(own - fraction).argmin()]]
     return t.pivot(index="layer", columns="matrix", values="value")[list(MATRICES)].sort_index().to_numpy()
 
 
@@ -79,7 +81,7 @@ def animate(table, runs: dict[str, str], path: Path, metric: str = "rel_frobeniu
     own colour scale fixed over time (its largest change at any checkpoint), so both where each
     run acts and how the change grows are visible (the shared-scale comparison is
     :func:`heatmaps` with ``shared=True``)."""
-    fractions = sorted(table[table.run.isin(list(runs))].fraction.unique())
+    fractions = sorted(table[table.run == next(iter(runs))].fraction.unique())  # frames: the first run's checkpoints
     grids = {r: [grid(table, r, f, metric) for f in fractions] for r in runs}
     fig, axes = plt.subplots(1, len(runs), figsize=(3.9 * len(runs), 3.8), squeeze=False,
                              layout="constrained")
