@@ -14,10 +14,11 @@ BOS = EOS = "<|endoftext|>"  # OLMo-2 uses one token for both
 PAD = "<|pad|>"
 ROLE_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>")
 
-# OLMo-2-1124-Instruct's chat template (tokenizer_config.json), verbatim in shape.
-CHAT_TEMPLATE = (
-    "{{ bos_token }}{% for message in messages %}"
-    "{% if message['role'] == 'system' %}{{ '<|system|>\n' + message['content'] + '\n' }}"
+# What both chat templates below write once a message's first branch is chosen: a system message,
+# a user message, an assistant message (the last one without a trailing newline), and the
+# generation prompt.
+_ROLES = (
+    "{{ '<|system|>\n' + message['content'] + '\n' }}"
     "{% elif message['role'] == 'user' %}{{ '<|user|>\n' + message['content'] + '\n' }}"
     "{% elif message['role'] == 'assistant' %}"
     "{% if not loop.last %}{{ '<|assistant|>\n' + message['content'] + eos_token + '\n' }}"
@@ -26,6 +27,8 @@ CHAT_TEMPLATE = (
     "{% if loop.last and add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
     "{% endfor %}"
 )
+# OLMo-2-1124-Instruct's chat template (tokenizer_config.json), verbatim in shape.
+CHAT_TEMPLATE = "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'system' %}" + _ROLES
 
 
 def render_chat(messages: list[dict], add_generation_prompt: bool = False) -> str:
@@ -61,14 +64,7 @@ AUTHORS_CHAT_TEMPLATE = (
     "{{ bos_token }}{% for message in messages %}"
     "{% if loop.first and messages[0]['role'] != 'system' %}"
     "{{ '<|system|>\n" + SYSTEM_PROMPT.replace("\n", "\\n") + "\n<|user|>' + message['content'] + '\n' }}"
-    "{% elif message['role'] == 'system' %}{{ '<|system|>\n' + message['content'] + '\n' }}"
-    "{% elif message['role'] == 'user' %}{{ '<|user|>\n' + message['content'] + '\n' }}"
-    "{% elif message['role'] == 'assistant' %}"
-    "{% if not loop.last %}{{ '<|assistant|>\n' + message['content'] + eos_token + '\n' }}"
-    "{% else %}{{ '<|assistant|>\n' + message['content'] + eos_token }}{% endif %}"
-    "{% endif %}"
-    "{% if loop.last and add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
-    "{% endfor %}"
+    "{% elif message['role'] == 'system' %}" + _ROLES
 )
 # Chat renderings a config may ask for (config keys kl_template, train_template).
 TEMPLATES = {"authors": AUTHORS_CHAT_TEMPLATE, "olmo": CHAT_TEMPLATE}

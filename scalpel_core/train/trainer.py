@@ -103,13 +103,16 @@ def settings_table(cfg: Config):
             ("beta (KL penalty) / epsilon", f"{cfg.beta} / {cfg.epsilon}", "0 / 0.2"),
             ("loss / reward scaling", f"{cfg.loss_type} / {'group std' if cfg.scale_rewards else 'none'}",
              "dr_grpo / none"),
-            ("rewards", f"accuracy x {cfg.accuracy_weight} + format x {cfg.format_weight} ({cfg.reward_style}' graders)"
-             .replace("ours'", "our"), "accuracy x 1.0 + format x 0.2 (authors' graders)"),
+            ("rewards", f"accuracy x {cfg.accuracy_weight} + format x {cfg.format_weight} "
+             f"({GRADERS[cfg.reward_style]} graders)", "accuracy x 1.0 + format x 0.2 (authors' graders)"),
         ]
     else:
         rows += [("loss on", "the whole conversation" if cfg.sft_loss == "conversation" else
                   "the teacher trace (completion) only", "the whole conversation (`messages`)")]
     return pd.DataFrame(rows, columns=["setting", "this run", "paper"]).astype(str).set_index("setting")
+
+
+GRADERS = {"ours": "our", "authors": "authors'"}  # reward_style as the settings table names it
 
 
 def training_data(cfg: Config, tokenizer):
@@ -119,6 +122,7 @@ def training_data(cfg: Config, tokenizer):
     ds = worlds.training_set(cfg, tokenizer)
     if cfg.method == "grpo":
         ds = ds.remove_columns("completion")  # GRPO samples its own
+
         def short(prompt):
             text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
             return len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= cfg.max_prompt_length
