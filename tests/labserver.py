@@ -196,6 +196,16 @@ class LabServer:
         return self.request("GET", path)
 
     # -- running a notebook as a Lab user does --------------------------------------------------
+    def open_session(self, notebook: str, kernel: str = KERNEL) -> dict:
+        """The session Lab opens for ``notebook`` (a path under the root): the server starts ``kernel``
+        in the notebook's folder. Returns once the kernel answers."""
+        session = self.request("POST", "/api/sessions", {"path": notebook, "type": "notebook", "name": notebook,
+                                                         "kernel": {"name": kernel}})
+        self.pids |= set(descendants(self.proc.pid))
+        with KernelChannel(self, session["kernel"]["id"]):
+            pass  # kernel_info answered: the kernel is up
+        return session
+
     def execute(self, notebook: str, parameters: dict, kernel: str = KERNEL, timeout: float = 600):
         """Execute ``notebook`` (a path under the server's root) with papermill's parameters cell
         injected, through a kernel the server starts for it; returns ``(executed notebook, kernel cwd)``."""
@@ -204,10 +214,8 @@ class LabServer:
 
         nb = load_notebook_node(str(self.root / notebook))  # as papermill reads it (every cell has tags)
         nb = parameterize_notebook(nb, parameters, kernel_name=kernel, language="python")
-        session = self.request("POST", "/api/sessions", {"path": notebook, "type": "notebook", "name": notebook,
-                                                         "kernel": {"name": kernel}})
+        session = self.open_session(notebook, kernel)
         try:
-            self.pids |= set(descendants(self.proc.pid))
             with KernelChannel(self, session["kernel"]["id"]) as channel:
                 cwd = channel.run("import os; print(os.getcwd(), end='')", timeout=120)[0]["text"]
                 end = time.time() + timeout
