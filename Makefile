@@ -5,6 +5,8 @@
 #   make test-fast                 the inner loop: every test not marked slow (pytest -m "not slow")
 #   make paper [PRESET=tiny]       build the reproduction paper (paper/) from figures/$(PRESET)/numbers.json
 #   make lab                       open JupyterLab on notebooks/ with the project's kernel
+#   make lab-check                 JupyterLab (as make lab, in a temporary copy) in headless Chromium: opens
+#                                  notebook 00, screenshot artifacts/lab-check.png, checks the page rendered it
 #   make base [PRESET=tiny]        pretrain the miniature base again (it is cached otherwise)
 #   make bench                     performance benchmarks (benchmarks/README.md): weights, KL, end to end
 #                                  (empties artifacts/cache to time the analyses from scratch)
@@ -17,7 +19,7 @@ STAMP := $(VENV)/.installed
 KERNEL := scalpel-vs-hammer
 PYTHON ?= python3
 
-.PHONY: install reproduce test test-fast nbval paper lab base bench clean-venv
+.PHONY: install reproduce test test-fast nbval paper lab lab-check base bench clean-venv
 # nbval re-executes papermill_runs/smoke/ here, from scratch, so it never touches your own artifacts
 NBVAL_DIR := $(ROOT)/artifacts/nbval
 
@@ -53,6 +55,10 @@ paper: install
 lab: install
 	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet -e "$(ROOT)[dev,lab]"
 	cd $(ROOT) && $(VENV)/bin/jupyter lab --notebook-dir=$(ROOT)/notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# installs Debian's chromium when it is missing and this runs as root; else skips with one line
+lab-check: install
+	cd $(ROOT) && HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) tests/lab_check.py
 
 base: install
 	cd $(ROOT) && $(VENV)/bin/scalpel base --preset $(PRESET) --rebuild

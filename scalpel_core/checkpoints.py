@@ -133,6 +133,7 @@ def check_checkpoint(path: Path) -> None:
         raise CheckpointError(f"checkpoint folder {path} does not exist")
     if not (path / "config.json").is_file():
         raise CheckpointError(f"checkpoint {path} has no config.json (expected a Hugging Face model folder)")
+    _model_type(path)
     weights = sorted(path.glob("*.safetensors"))
     if not weights:
         raise CheckpointError(f"checkpoint {path} has no *.safetensors weights")
@@ -189,3 +190,84 @@ def steps_table(entries: list[dict]):
 
     return pd.DataFrame([{"checkpoint": e["path"].name, "step": e["step"], "fraction": e["fraction"]}
                          for e in entries])
+
+
+# A model folder's tokenizer: one of these files (transformers' fast, sentencepiece or BPE vocabulary)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
+# Exceptions (by class name, anywhere in the chain) that mean the hub could not be reached
+_UNREACHABLE = {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectionError", "ConnectError",
+                "TimeoutError", "ConnectTimeout", "ReadTimeout", "NetworkError", "TimeoutException"}
+
+
+def _model_type(path: Path) -> str:
+    """The ``model_type`` of ``path/config.json``, or a :class:`CheckpointError` if it is unreadable."""
+    file = Path(path) / "config.json"
+    try:
+        config = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{file} is corrupt ({err}); copy it again from the model it belongs to") from err
+    if not isinstance(config, dict) or not config.get("model_type"):
+        raise CheckpointError(f"{file} names no model_type (expected a Hugging Face model config)")
+    return config["model_type"]
+
+
+def has_chat_template(path: Path) -> bool:
+    """Whether the tokenizer saved in ``path`` carries a chat template (a file or tokenizer_config.json)."""
+    path = Path(path)
+    if (path / "chat_template.jinja").is_file() or (path / "chat_template.json").is_file():
+        return True
+    try:
+        return bool(json.loads((path / "tokenizer_config.json").read_text()).get("chat_template"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_model_folder(path: Path, what: str = "model", tokenizer: bool = False,
+                       chat_template: bool = False, causal_lm: bool = True) -> Path:
+    """``path`` if it holds a loadable Hugging Face causal LM; else a :class:`CheckpointError`
+    that names what is missing and what would be right. Reads file headers only (no model).
+
+    ``tokenizer``/``chat_template``: the folder must also carry a tokenizer / a chat template;
+    ``causal_lm``: its ``model_type`` must be one transformers loads as a causal LM.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"{what} {path} is not a folder (expected a Hugging Face model folder "
+                              "with config.json and *.safetensors)")
+    if not (path / "config.json").is_file():
+        raise CheckpointError(f"{what} {path} has no config.json (expected a Hugging Face model folder "
+                              "with config.json and *.safetensors)")
+    model_type = _model_type(path)
+    if causal_lm:
+        from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+        if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+            raise CheckpointError(f"{what} {path} is a {model_type!r} model, which is not a causal language "
+                                  "model (expected a decoder such as olmo2 or llama)")
+    check_checkpoint(path)
+    if tokenizer and not any((path / f).is_file() for f in TOKENIZER_FILES):
+        raise CheckpointError(f"{what} {path} has no tokenizer ({', '.join(TOKENIZER_FILES)}); save the "
+                              "tokenizer beside the weights (tokenizer.save_pretrained) or copy its files there")
+    if chat_template and not has_chat_template(path):
+        raise CheckpointError(f"{what} {path} has no chat template (chat_template.jinja or tokenizer_config.json), "
+                              "but every prompt here is a chat; use an instruct model's tokenizer, such as "
+                              "allenai/OLMo-2-1124-7B-Instruct's")
+    return path
+
+
+def hub_unreachable(err: BaseException) -> bool:
+    """Whether ``err`` (or an exception it was raised from) means the Hugging Face hub could not be
+    reached: offline mode (``HF_HUB_OFFLINE``) or no network, rather than a missing repository."""
+    seen = 0
+    while err is not None and seen < 10:
+        if {c.__name__ for c in type(err).__mro__} & _UNREACHABLE or "OfflineModeIsEnabled" in str(err):
+            return True
+        err, seen = err.__cause__ or err.__context__, seen + 1
+    return False
+
+
+def offline_note() -> str:
+    """``' (HF_HUB_OFFLINE is set)'`` when an offline switch is on, else ``''``: part of an error."""
+    on = [v for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+          if os.environ.get(v, "").lower() in ("1", "true", "yes", "on")]
+    return f" ({on[0]} is set)" if on else ""

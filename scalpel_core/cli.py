@@ -20,10 +20,11 @@ from .config import PRESETS, ScalpelError  # light: the CLI starts without impor
 
 
 def _base(args) -> int:
-    from . import config
+    from . import config, paths
     from .world.base import build_base
 
     cfg = config.load(args.preset)
+    paths.check_writable(paths.artifacts_dir() / args.preset, "artifacts folder (SCALPEL_ARTIFACTS)", folder=True)
     path = build_base(cfg, rebuild=args.rebuild)  # refuses a preset of the real world, naming it
     print(path)
     return 0
@@ -53,23 +54,33 @@ def _weights(args) -> int:
     from .lenses import weights
 
     out = weights.check_out(args.out)  # before any work
+    _check_cache(args)
     table = weights.compare(args.base, args.ckpts, use_cache=not args.no_cache)
     print(weights.write(table, out))
     return 0
 
 
 def _kl(args) -> int:
+    from .checkpoints import check_model_folder
+    from .data import hub
+    from .lenses import weights
+
+    out = weights.check_out(args.out)  # before any work: the output, the data, then every model folder
+    _check_cache(args)
+    try:
+        hub.check_source(args.data, hub.MATH500_COLUMNS, split="test")
+    except hub.DataError as err:
+        raise hub.DataError(f"--data: {err}") from None
+    base = check_model_folder(weights.resolve(args.base), "base", tokenizer=True, chat_template=True)
+    ckpts = [(c, check_model_folder(weights.resolve(c), "checkpoint")) for c in args.ckpts]
     from transformers import AutoTokenizer
 
-    from .data import hub
-    from .lenses import kl, weights
+    from .lenses import kl
 
-    out = weights.check_out(args.out)  # before any work
-    base = weights.resolve(args.base)
     conversations = list(hub.load_math500(args.data)["messages"])
     if args.limit:
         conversations = conversations[: args.limit]
-    table = kl.curve(base, [(c, weights.resolve(c)) for c in args.ckpts], conversations,
+    table = kl.curve(base, ckpts, conversations,
                      AutoTokenizer.from_pretrained(base), args.batch_size, args.device, not args.no_cache,
                      template=None if args.template == "own" else args.template)
     print(weights.write(table, out))
@@ -88,6 +99,20 @@ def _paper(args) -> int:
     for path in build(args.preset):
         print(f"wrote {path}")
     return 0
+
+
+def _check_cache(args) -> None:
+    """The analysis cache (under SCALPEL_ARTIFACTS) must be writable unless --no-cache."""
+    from . import paths
+
+    if not args.no_cache:
+        paths.check_writable(paths.artifacts_dir() / "cache", "cache folder (SCALPEL_ARTIFACTS; or pass --no-cache)",
+                             folder=True)
+
+
+def _one_line(err: BaseException) -> str:
+    """An error's message on one line (a YAML or hub message may span several)."""
+    return " ".join(line.strip() for line in str(err).splitlines() if line.strip()) or type(err).__name__
 
 
 def _comparison(sub, name: str, help_text: str, func):
@@ -143,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ScalpelError as err:  # bad input, a refused run folder, a diverged run: one line, exit 2
-        print(f"scalpel: {err}", file=sys.stderr)
+        print(f"scalpel: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a file that could not be read or written after the checks passed (disk full, ...)
+        print(f"scalpel: {type(err).__name__}: {_one_line(err)}", file=sys.stderr)
         return 2
 
 

@@ -41,6 +41,10 @@ class ConfigError(ScalpelError, ValueError):
     """A preset, key or value that the configuration does not accept."""
 
 
+class PathError(ScalpelError, OSError):
+    """An output path that cannot be written (:func:`scalpel_core.paths.check_writable`)."""
+
+
 # Every field says what it belongs to (its ``scope``); the lists below are derived from that, so a
 # new field cannot be forgotten by one of them (tests/test_config.py checks every field has a scope).
 SCOPES = {

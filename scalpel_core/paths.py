@@ -88,3 +88,32 @@ def git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown (git not available)"
     return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
+def check_writable(path: Path, what: str, folder: bool = False) -> Path:
+    """``path`` if it can be written (as a file, or as a folder with ``folder=True``), creating
+    nothing; else a :class:`~scalpel_core.config.PathError` naming ``what``, the path and why.
+
+    Called before any slow work, so a run never ends in a failed write: the nearest existing
+    ancestor must be a writable folder, and ``path`` itself, if it exists, of the right kind.
+    """
+    from .config import PathError  # config imports cache, which imports this module
+
+    path = Path(path).expanduser()
+    if path.exists():
+        if folder and not path.is_dir():
+            raise PathError(f"{what} {path} cannot be written: it is a file, not a folder")
+        if not folder and path.is_dir():
+            raise PathError(f"{what} {path} cannot be written: it is a folder; name a file")
+        if not os.access(path, os.W_OK):
+            raise PathError(f"{what} {path} cannot be written: permission denied; choose a writable path")
+        return path
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise PathError(f"{what} {path} cannot be written: {parent} is a file, not a folder; "
+                        "choose a path under a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PathError(f"{what} {path} cannot be written: {parent} is not writable; choose a writable path")
+    return path

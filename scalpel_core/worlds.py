@@ -67,6 +67,19 @@ def load_base(cfg: Config, rebuild: bool = False, progress: bool = True, built=N
     return model, tokenizer, None
 
 
+def check_sources(cfg: Config) -> None:
+    """Before any slow work: in the real world, that the base model (a local folder with tokenizer
+    and chat template, or a hub model that can be fetched) and the training set (with OpenR1-Math's
+    columns) are there, else an error naming which and what to pass instead. Nothing to check in the
+    miniature world, which builds both."""
+    if miniature(cfg):
+        return
+    from .data import hub
+
+    hub.check_model(cfg.base_model, "base_model")
+    hub.check_source(cfg.train_dataset, hub.OPENR1_COLUMNS, cfg.train_dataset_config)
+
+
 def world(cfg: Config):
     """The miniature :class:`~scalpel_core.world.build.World` of ``cfg`` (an error in the real world)."""
     from .world.build import build_world

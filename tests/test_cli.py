@@ -25,7 +25,8 @@ def test_cli_starts_without_importing_torch():
 
 def test_every_reported_error_is_a_scalpel_error():
     from scalpel_core.checkpoints import CheckpointError
-    from scalpel_core.config import ConfigError, ScalpelError
+    from scalpel_core.config import ConfigError, PathError, ScalpelError
+    from scalpel_core.data.hub import DataError
     from scalpel_core.train.freeze import SpecError
     from scalpel_core.train.runs import RunExistsError
     from scalpel_core.train.trainer import TrainingDivergedError
@@ -33,5 +34,5 @@ def test_every_reported_error_is_a_scalpel_error():
 
     for cls, builtin in ((ConfigError, ValueError), (SpecError, ValueError), (RunExistsError, RuntimeError),
                          (TrainingDivergedError, RuntimeError), (CheckpointError, RuntimeError),
-                         (BaseModelError, RuntimeError)):
+                         (BaseModelError, RuntimeError), (DataError, ValueError), (PathError, OSError)):
         assert issubclass(cls, ScalpelError) and issubclass(cls, builtin)

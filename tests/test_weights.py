@@ -185,5 +185,5 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, random_model, capsys):
 
 def test_hub_ids_are_resolved_through_the_hub_and_fail_clearly_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(weights.WeightsError, match="neither a local folder nor a downloadable hub model"):
+    with pytest.raises(weights.WeightsError, match="not found locally and the hub is unreachable.*pass a local path"):
         weights.resolve("someone/not-cached-model")

@@ -30,9 +30,9 @@ import torch
 from safetensors import safe_open
 from tqdm.auto import tqdm
 
-from .. import cache
+from .. import cache, paths
 from ..arch import MATRICES, layer_index, matrix_type
-from ..checkpoints import list_checkpoints, nonfinite_summary, steps_table
+from ..checkpoints import hub_unreachable, list_checkpoints, nonfinite_summary, offline_note, steps_table
 from ..config import ScalpelError
 
 METRICS = ("rel_frobenius", "frobenius", "rms")
@@ -57,8 +57,12 @@ def resolve(ref: str | Path) -> Path:
     try:
         return Path(snapshot_download(str(ref), allow_patterns=["*.safetensors", "*.json", "*.jinja", "*.model", "*.txt"]))
     except Exception as err:  # noqa: BLE001 - offline, gated, or no such repo: say which
+        if hub_unreachable(err):
+            raise WeightsError(f"model {ref} is not found locally and the hub is unreachable{offline_note()}; "
+                               "pass a local path to a Hugging Face model folder instead") from err
+        first = (str(err).strip().splitlines() or [""])[0]
         raise WeightsError(f"{ref} is neither a local folder nor a downloadable hub model "
-                           f"({type(err).__name__}: {err})") from err
+                           f"({type(err).__name__}: {first}); pass a local path or a valid hub id") from err
 
 
 def tensor_files(folder: Path) -> dict[str, Path]:
@@ -206,11 +210,12 @@ def run_table(run_dir: Path, progress: bool = True) -> pd.DataFrame:
 
 
 def check_out(out) -> Path:
-    """``out`` as a path, if its extension says CSV or parquet (checked before any work)."""
+    """``out`` as a path, if its extension says CSV or parquet and it can be written (checked
+    before any work)."""
     out = Path(out)
     if out.suffix not in (".csv", ".parquet"):
         raise WeightsError(f"--out {out}: the extension must be .csv or .parquet")
-    return out
+    return paths.check_writable(out, "--out")
 
 
 def write(table: pd.DataFrame, out: Path) -> Path:

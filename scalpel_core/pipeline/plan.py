@@ -66,6 +66,8 @@ def _parse(name: str, spec, notebooks: Path) -> Step:
         choices = ", ".join(p.name for p in sorted(notebooks.glob("*.ipynb")))
         raise PlanError(f"{where}: notebook {spec['notebook']!r} not found in {notebooks}; notebooks: {choices}")
     parameters = spec.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise PlanError(f"{where}: 'parameters' must be a mapping of notebook parameters, got {parameters!r}")
     declared = _declared_parameters(notebook)
     for key in parameters:
         if key in RUNNER_PARAMETERS:
@@ -106,7 +108,10 @@ def load(plan_file: Path | None = None, notebooks: Path | None = None) -> list:
     except FileNotFoundError:
         raise PlanError(f"plan file {plan_file} not found") from None
     except yaml.YAMLError as err:
-        raise PlanError(f"plan file {plan_file} is not valid YAML: {err}") from None
+        raise PlanError(f"plan file {plan_file} is not valid YAML: {' '.join(str(err).split())}") from None
+    except (OSError, UnicodeDecodeError) as err:  # a folder, unreadable, not text
+        raise PlanError(f"plan file {plan_file} cannot be read as YAML text ({type(err).__name__}: {err}); "
+                        "pass a plan file such as plan.yaml") from None
     if not isinstance(data, dict) or not isinstance(data.get("steps"), dict) or not data["steps"]:
         raise PlanError(f"plan file {plan_file} needs a non-empty mapping 'steps: {{name: {{notebook, output, ...}}}}'")
     steps = {name: _parse(name, spec, notebooks) for name, spec in data["steps"].items()}

@@ -89,6 +89,19 @@ def _prepare(preset: str) -> None:
         worlds.prepare_base(cfg, progress=True)
 
 
+def check_ready(preset: str, kernel: str) -> None:
+    """Before any step runs: the Jupyter kernel exists and every folder the plan writes can be written."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    specs = KernelSpecManager().find_kernel_specs()
+    if kernel not in specs:
+        raise plan.PlanError(f"no Jupyter kernel named {kernel!r}; installed: {', '.join(sorted(specs)) or 'none'} "
+                             f"(`make install` registers {KERNEL!r}; choose one with --kernel)")
+    paths.check_writable(paths.papermill_dir(preset), "executed notebooks folder", folder=True)
+    paths.check_writable(paths.figures_dir(preset), "figures folder (SCALPEL_FIGURES)", folder=True)
+    paths.check_writable(plan.state_dir(preset), "artifacts folder (SCALPEL_ARTIFACTS)", folder=True)
+
+
 def run_all(preset: str, kernel: str | None = None, force: bool = False, dry_run: bool = False,
             plan_file: Path | None = None, notebooks_dir: Path | None = None, prepare: bool = True) -> int:
     """Execute the plan for ``preset``; returns a process exit code (0 on success).
@@ -107,6 +120,8 @@ def run_all(preset: str, kernel: str | None = None, force: bool = False, dry_run
         for s in steps:
             print(f"  {'run ' if s in todo else 'skip'}  {s.name:<28} {s.notebook.name} -> {s.output}")
         return 0
+    if todo:
+        check_ready(preset, kernel or KERNEL)
     if todo and prepare:
         _prepare(preset)
     out_dir.mkdir(parents=True, exist_ok=True)

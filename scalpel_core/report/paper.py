@@ -50,7 +50,14 @@ def render(preset: str, template_dir: Path | None = None) -> tuple[str, list[str
     if not source.is_file():
         raise PaperError(f"{source} not found: run `scalpel reproduce --preset {preset}` (its last step, "
                          f"notebooks/06_claims.ipynb, writes it) before building the paper")
-    numbers = json.loads(source.read_text())
+    try:
+        numbers = json.loads(source.read_text())
+    except (ValueError, OSError) as err:
+        raise PaperError(f"{source} is corrupt ({type(err).__name__}: {err}); remove it and run "
+                         f"`scalpel reproduce --preset {preset}`, whose last step writes it again") from err
+    if not isinstance(numbers, dict):
+        raise PaperError(f"{source} holds no mapping of numbers; remove it and run "
+                         f"`scalpel reproduce --preset {preset}`, whose last step writes it again")
     figures: list[str] = []
     rel = Path("..") / paths.figures_dir(preset).relative_to(paths.REPO_ROOT) \
         if paths.figures_dir(preset).is_relative_to(paths.REPO_ROOT) else paths.figures_dir(preset)
@@ -64,14 +71,23 @@ def render(preset: str, template_dir: Path | None = None) -> tuple[str, list[str
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir or paper_dir())),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters.update(_filters(numbers))
-    text = env.get_template(TEMPLATE).render(n=numbers, preset=preset, figure=figure)
+    try:
+        text = env.get_template(TEMPLATE).render(n=numbers, preset=preset, figure=figure)
+    except jinja2.UndefinedError as err:  # numbers.json of another notebook 06, cut short, or a typo
+        raise PaperError(f"{source} lacks a number the paper needs ({err}); remove it and run "
+                         f"`scalpel reproduce --preset {preset}`, whose last step writes it again (or, if "
+                         f"the name is a typo, correct it in the template {TEMPLATE})") from err
     return text, figures
 
 
 def manifest_notebook(preset: str, name: str) -> str:
     """``notebooks/NN_x.ipynb`` that wrote figure ``name`` (from the plan's manifest), or a PaperError."""
     manifest = paths.figures_dir(preset) / "manifest.json"
-    files = json.loads(manifest.read_text())["files"] if manifest.is_file() else {}
+    try:
+        files = json.loads(manifest.read_text())["files"] if manifest.is_file() else {}
+    except (ValueError, KeyError, TypeError, OSError) as err:
+        raise PaperError(f"{manifest} is corrupt ({type(err).__name__}: {err}); write it again with "
+                         f"`scalpel reproduce --preset {preset} --force`") from err
     entry = files.get(f"{name}.png")
     if entry is None or f"{name}.pdf" not in files:
         raise PaperError(f"figure {name!r} is not in {manifest} as PNG and PDF: no step of plan.yaml "
@@ -83,6 +99,8 @@ def build(preset: str) -> list[Path]:
     """Write ``paper/paper-{preset}.md`` and ``.html``; returns their paths."""
     import mistune
 
+    for ext in ("md", "html"):  # before any work
+        paths.check_writable(paper_dir() / f"paper-{preset}.{ext}", "the paper")
     text, figures = render(preset)
     for name in figures:
         for ext in ("png", "pdf"):

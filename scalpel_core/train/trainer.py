@@ -23,11 +23,11 @@ from pathlib import Path
 from transformers import PrinterCallback, TrainerCallback
 
 from .. import checkpoints as ck
-from .. import worlds
+from .. import paths, worlds
 from ..config import Config, ConfigError, ScalpelError
 from ..eval.rewards import REWARDS
 from . import runs
-from .freeze import apply_spec
+from .freeze import apply_spec, parse_layers
 
 
 class TrainingDivergedError(ScalpelError, RuntimeError):
@@ -265,6 +265,16 @@ def _publish_base(model, tokenizer, source: str, run_dir: Path, dtype: str | Non
         shutil.rmtree(tmp)
 
 
+def check_inputs(cfg: Config, directory: Path) -> None:
+    """What a run needs, checked before any slow work (building the base, loading the model, data):
+    a writable run folder, a well-formed ``frozen_layers`` and, in the real world, a base model and
+    training set that are there (:func:`scalpel_core.worlds.check_sources`)."""
+    paths.check_writable(directory, "run folder", folder=True)
+    if cfg.trainable == "frozen-mid-mlp" and cfg.frozen_layers:  # the range is checked again on the model
+        parse_layers(cfg.frozen_layers, cfg.n_layers if worlds.miniature(cfg) else 10**6)
+    worlds.check_sources(cfg)
+
+
 def train(cfg: Config, run: str | None = None, overwrite: bool = False, trl_args: dict | None = None,
           callbacks: list | None = None, progress: bool = True) -> Path:
     """Train the run of ``cfg`` (or reuse / resume it) and return its folder.
@@ -280,6 +290,7 @@ def train(cfg: Config, run: str | None = None, overwrite: bool = False, trl_args
     trl_args = dict(trl_args or {})
     config = runs.run_config(cfg, trl_args)
     directory = runs.run_dir(cfg, run)
+    check_inputs(cfg, directory)
     with state.main_process_first():
         status = runs.prepare(directory, config, overwrite=overwrite and state.is_main_process)
         source = worlds.base_source(cfg)
