@@ -95,7 +95,9 @@ def describe(cfg: Config, tokenizer=None, built=None, n: int = 2) -> str:
 
         return examples(built or world(cfg), n=n)
     k12, math500 = _real_training_rows(cfg, tokenizer), _real_math500(cfg)
-    return (f"{len(k12)} {cfg.train_source} rows within {cfg.max_length} tokens; {len(math500)} MATH-500 problems\n"
+    within = sum(n <= cfg.max_length for n in k12["n_tokens"])
+    return (f"{len(k12)} {cfg.train_source} rows ({within} within {cfg.max_length} tokens: SFT-3ep's set); "
+            f"{len(math500)} MATH-500 problems\n"
             f"GRPO prompt: {k12[0]['prompt']}\ngold answer: {k12[0]['answer']}")
 
 

@@ -70,7 +70,7 @@ def test_notebook_00_runs_the_real_data_path_offline(tmp_path, monkeypatch, mode
     overrides = {"base_model": str(model_dir), "train_dataset": str(openr1_dir),
                  "eval_dataset": str(math500_file), "max_new_tokens": 8}
     text = _run_00(tmp_path, monkeypatch, preset="gpu-small", overrides=overrides)
-    assert "2 cn_k12 rows within 4096 tokens; 10 MATH-500 problems" in text
+    assert "3 cn_k12 rows (2 within 4096 tokens: SFT-3ep's set); 10 MATH-500 problems" in text
     assert "greedy accuracy on the first 8 MATH-500 problems" in text
 
 
@@ -102,7 +102,7 @@ def test_notebook_01_trains_and_plots_on_smoke(tmp_path, monkeypatch, artifacts,
     assert "loss: first 10%" in text
     for ext in ("pdf", "png"):
         assert (tmp_path / "figures" / "smoke" / f"training_{method}-s0.{ext}").stat().st_size > 1000
-    last = {"grpo": 8, "sft3ep": 24}[method]  # 32 problems / 4 per step, x 3 epochs for sft3ep
+    last = {"grpo": 8, "sft3ep": 6}[method]  # train_steps; sft3ep: 3 epochs of 46 // 16 steps
     assert (artifacts / "smoke" / f"{method}-s0" / f"step-{last:09d}" / "model.safetensors").is_file()
 
 
