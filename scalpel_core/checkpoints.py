@@ -126,14 +126,10 @@ def safetensors_problem(file: Path) -> str | None:
     return None
 
 
-def check_checkpoint(path: Path) -> None:
+def check_checkpoint(path: Path, what: str = "checkpoint") -> None:
     """Raise :class:`CheckpointError` naming the file if ``path`` is not a loadable HF checkpoint."""
     path = Path(path)
-    if not path.is_dir():
-        raise CheckpointError(f"checkpoint folder {path} does not exist")
-    if not (path / "config.json").is_file():
-        raise CheckpointError(f"checkpoint {path} has no config.json (expected a Hugging Face model folder)")
-    _model_type(path)
+    _require_config(path, what)
     weights = sorted(path.glob("*.safetensors"))
     if not weights:
         raise CheckpointError(f"checkpoint {path} has no *.safetensors weights")
@@ -199,6 +195,25 @@ _UNREACHABLE = {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectionEr
                 "TimeoutError", "ConnectTimeout", "ReadTimeout", "NetworkError", "TimeoutException"}
 
 
+def _require_config(path: Path, what: str) -> str:
+    """The ``model_type`` of the model folder ``path``; a :class:`CheckpointError` naming ``what`` if
+    ``path`` is no folder, has no config.json or an unreadable one."""
+    if not path.is_dir():
+        raise CheckpointError(f"{what} {path} is not a folder (expected a Hugging Face model folder "
+                              "with config.json and *.safetensors)")
+    if not (path / "config.json").is_file():
+        raise CheckpointError(f"{what} {path} has no config.json (expected a Hugging Face model folder "
+                              "with config.json and *.safetensors)")
+    return _model_type(path)
+
+
+def looks_local(ref) -> bool:
+    """Whether a model or data reference is meant as a path (``./``, ``/``, ``~``, or not of the
+    hub's ``owner/name`` shape) rather than a hub id."""
+    text = str(ref)
+    return text.startswith((".", "/", "~")) or text.count("/") != 1
+
+
 def _model_type(path: Path) -> str:
     """The ``model_type`` of ``path/config.json``, or a :class:`CheckpointError` if it is unreadable."""
     file = Path(path) / "config.json"
@@ -231,20 +246,14 @@ def check_model_folder(path: Path, what: str = "model", tokenizer: bool = False,
     ``causal_lm``: its ``model_type`` must be one transformers loads as a causal LM.
     """
     path = Path(path)
-    if not path.is_dir():
-        raise CheckpointError(f"{what} {path} is not a folder (expected a Hugging Face model folder "
-                              "with config.json and *.safetensors)")
-    if not (path / "config.json").is_file():
-        raise CheckpointError(f"{what} {path} has no config.json (expected a Hugging Face model folder "
-                              "with config.json and *.safetensors)")
-    model_type = _model_type(path)
+    model_type = _require_config(path, what)
     if causal_lm:
         from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
         if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
             raise CheckpointError(f"{what} {path} is a {model_type!r} model, which is not a causal language "
                                   "model (expected a decoder such as olmo2 or llama)")
-    check_checkpoint(path)
+    check_checkpoint(path, what)
     if tokenizer and not any((path / f).is_file() for f in TOKENIZER_FILES):
         raise CheckpointError(f"{what} {path} has no tokenizer ({', '.join(TOKENIZER_FILES)}); save the "
                               "tokenizer beside the weights (tokenizer.save_pretrained) or copy its files there")

@@ -118,3 +118,14 @@ def test_run_identity_follows_the_scopes():
         for key in config.fields_of("run"):
             if key != "frozen_layers":  # recorded only for the frozen-mid-mlp spec that reads it
                 assert key in recorded, key
+
+
+def test_each_choice_list_names_exactly_what_its_module_implements():
+    """config validates names the ground floor cannot import: they must match their registries."""
+    from scalpel_core.data.prompts import TEMPLATES
+    from scalpel_core.eval.rewards import REWARDS
+    from scalpel_core.train.freeze import TARGETS
+
+    assert set(config.CHAT_RENDERINGS) == set(TEMPLATES)
+    assert set(config.REWARD_STYLES) == set(REWARDS)
+    assert set(config.TRAINABLE) == set(TARGETS)

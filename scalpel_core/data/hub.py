@@ -12,7 +12,7 @@ from pathlib import Path
 
 from datasets import Dataset, load_dataset
 
-from ..checkpoints import check_model_folder, hub_unreachable, offline_note
+from ..checkpoints import check_model_folder, hub_unreachable, looks_local, offline_note
 from ..config import ScalpelError
 from .prompts import with_system
 
@@ -30,8 +30,7 @@ class DataError(ScalpelError, ValueError):
 def _looks_local(source: str) -> bool:
     """Whether ``source`` is meant as a path (a file extension, ``./``, ``/``, ``~``, or not
     ``owner/name``) rather than a hub id."""
-    text = str(source)
-    return Path(text).suffix in _EXT or text.startswith((".", "/", "~")) or text.count("/") != 1
+    return Path(str(source)).suffix in _EXT or looks_local(source)
 
 
 def _innermost(err: BaseException) -> str:
@@ -120,9 +119,9 @@ def check_source(source: str, columns, config_name: str | None = None, split: st
         _require_names(list(features), columns, source)
 
 
-def n_chat_tokens(tokenizer, messages: list[dict]) -> int:
+def n_chat_tokens(tokenizer, messages: list[dict], add_generation_prompt: bool = False) -> int:
     """Token count of ``messages`` after the chat template (special tokens included)."""
-    text = tokenizer.apply_chat_template(messages, tokenize=False)
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 

@@ -38,12 +38,17 @@ def extract_answer(completion: str) -> str:
     return found[-1].strip() if found else completion
 
 
+def _timeout() -> int | None:
+    """math-verify's timeout in seconds: 5 in the main thread, none elsewhere (see above)."""
+    return 5 if threading.current_thread() is threading.main_thread() else None
+
+
 def is_correct(completion: str, gold: str) -> bool:
     """Whether the completion's answer equals ``gold`` under math-verify.
 
     math-verify takes a ``\\boxed{}`` answer if there is one, else the last number.
     """
-    timeout = 5 if threading.current_thread() is threading.main_thread() else None
+    timeout = _timeout()
     gold_parsed = parse(f"${gold}$", parsing_timeout=timeout)
     if not gold_parsed:
         raise ValueError(f"math-verify cannot parse the gold answer {gold!r}")
@@ -85,7 +90,7 @@ _AUTHORS_ANSWER = [LatexExtractionConfig(
 
 def authors_is_correct(completion: str, solution: str) -> bool | None:
     """The authors' accuracy check: ``None`` when the gold ``solution`` has no parseable answer."""
-    timeout = 5 if threading.current_thread() is threading.main_thread() else None
+    timeout = _timeout()
     gold = parse(solution, extraction_mode="first_match", extraction_config=[LatexExtractionConfig()],
                  parsing_timeout=timeout)
     if not gold:

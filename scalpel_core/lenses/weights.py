@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from .. import cache, paths
 from ..arch import MATRICES, layer_index, matrix_type
-from ..checkpoints import hub_unreachable, list_checkpoints, nonfinite_summary, offline_note, steps_table
+from ..checkpoints import hub_unreachable, list_checkpoints, looks_local, nonfinite_summary, offline_note, steps_table
 from ..config import ScalpelError
 
 METRICS = ("rel_frobenius", "frobenius", "rms")
@@ -49,7 +49,7 @@ def resolve(ref: str | Path) -> Path:
     path = Path(ref)
     if path.is_dir():
         return path.resolve()
-    if path.exists() or str(ref).startswith((".", "/", "~")) or str(ref).count("/") != 1:
+    if path.exists() or looks_local(ref):
         raise WeightsError(f"checkpoint {ref} is not a folder (expected a Hugging Face model folder "
                            "with *.safetensors, or a hub id such as allenai/OLMo-2-1124-7B-Instruct)")
     from huggingface_hub import snapshot_download

@@ -25,6 +25,7 @@ from transformers import PrinterCallback, TrainerCallback
 from .. import checkpoints as ck
 from .. import paths, worlds
 from ..config import Config, ConfigError, ScalpelError
+from ..data.hub import n_chat_tokens
 from ..eval.rewards import REWARDS
 from . import runs
 from .freeze import apply_spec, parse_layers
@@ -84,8 +85,8 @@ def settings_table(cfg: Config):
                                           if cfg.trainable == "frozen-mid-mlp" else ""), "all / ablations"),
         ("training problems", n, "~91k cn_k12 (sft3ep: those within 4096 tokens)"),
         (f"{unit} per step", sequences_per_step(cfg), "448 (16 per device x 4 accumulation x 7 GPUs)"),
-        ("optimizer steps", total_steps(cfg, cfg.n_train_problems) if cfg.n_train_problems else
-         (cfg.train_steps if cfg.method != "sft3ep" else f"{cfg.sft3ep_epochs} epochs"), paper[1]),
+        ("optimizer steps", total_steps(cfg, cfg.n_train_problems) if cfg.n_train_problems or cfg.method != "sft3ep"
+         else f"{cfg.sft3ep_epochs} epochs", paper[1]),
         ("learning rate", f"{learning_rate(cfg):.2g}", paper[0]),
         ("schedule", f"constant, {cfg.warmup_ratio:.0%} warm-up", "constant, 10% warm-up"),
         ("max_grad_norm", cfg.max_grad_norm, "0.2"),
@@ -123,11 +124,8 @@ def training_data(cfg: Config, tokenizer):
     if cfg.method == "grpo":
         ds = ds.remove_columns("completion")  # GRPO samples its own
 
-        def short(prompt):
-            text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
-            return len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= cfg.max_prompt_length
-
-        ds = ds.filter(short, input_columns="prompt")
+        ds = ds.filter(lambda p: n_chat_tokens(tokenizer, p, add_generation_prompt=True) <= cfg.max_prompt_length,
+                       input_columns="prompt")
     return ds
 
 
