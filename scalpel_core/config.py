@@ -27,6 +27,7 @@ LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")  # TRL GRPO loss types
 SFT_LOSSES = ("conversation", "completion")  # which SFT tokens carry the loss
 CHAT_RENDERINGS = ("authors", "olmo")  # chat templates of scalpel_core.data.prompts.TEMPLATES
 REWARD_STYLES = ("authors", "ours")  # GRPO graders of scalpel_core.eval.rewards
+ROLLOUTS = ("fast", "generate")  # GRPO sampling without vLLM (scalpel_core.train.rollouts)
 
 
 class ScalpelError(Exception):
@@ -164,11 +165,16 @@ class Config:
     #                         `answer` column, answer from the last <answer> block (miniature default)
     max_prompt_length: int = _grpo(512)  # GRPO prompts longer than this many tokens are dropped (paper:
     #                         512; TRL 1.x has no such setting, and truncating would cut the system prompt)
+    rollouts: str = _grpo("fast")  # how completions are sampled without vLLM. fast: scalpel_core's decoder
+    #                         (train/rollouts.py; same distribution, other draws); generate: TRL's
+    #                         model.generate path. Paper scale: vLLM (recipes), where this is unused
     vllm_importance_sampling: bool = _grpo(False)  # TRL's vLLM importance-sampling correction (paper: the
     #                         TRL version used had none; today's TRL turns it on with vLLM)
 
     # --- evaluation ---------------------------------------------------------------------
-    eval_batch_size: int = _eval(64)  # prompts per generation / scoring batch
+    eval_batch_size: int = _eval(64)  # sequences per scoring batch (option log-likelihoods, KL)
+    decode_rows: int = _eval(512)  # sequences decoded at once (prompts x samples; each holds its KV
+    #                         cache). Not a paper setting: lm-evaluation-harness batches there
     # Greedy generation budget of every generated analogue. It must hold the longest teacher trace
     # of the post-training set (tiny: 157 tokens), else SFT models, which learn that long style,
     # are cut off before their answer: 192 = 157 + ~20%. (Paper: 1500, as GRPO's completions.)
@@ -186,11 +192,12 @@ class Config:
                 raise ConfigError(f"world={self.world!r} needs {key} (a hub id or a local path)")
         for key, choices in (("method", METHODS), ("trainable", TRAINABLE), ("loss_type", LOSS_TYPES),
                              ("sft_loss", SFT_LOSSES), ("train_template", CHAT_RENDERINGS),
-                             ("kl_template", CHAT_RENDERINGS), ("reward_style", REWARD_STYLES)):
+                             ("kl_template", CHAT_RENDERINGS), ("reward_style", REWARD_STYLES),
+                             ("rollouts", ROLLOUTS)):
             value = getattr(self, key)
             if value not in choices:
                 raise ConfigError(f"unknown {key} {value!r}; {suggest(value, choices)}valid: {', '.join(choices)}")
-        for key in ("n_checkpoints", "train_steps", "problems_per_step", "grad_accum_steps", "num_generations",
+        for key in ("decode_rows", "n_checkpoints", "train_steps", "problems_per_step", "grad_accum_steps", "num_generations",
                     "max_completion_length", "max_prompt_length", "sft3ep_epochs"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key {key!r} must be at least 1, got {getattr(self, key)}")
@@ -246,7 +253,7 @@ _PRESET_VALUES: dict[str, dict] = {
     # seed. 128 steps of 4 problems x 16 completions = 64 sequences (16 per pass x 4); SFT-1ep:
     # 128 x 64 = 8192 conversations = 2.8 passes over 2926 problems; GRPO draws 512 of them.
     "gpu-small": dict(world="real", base_model="allenai/OLMo-2-0425-1B-Instruct",
-                      max_new_tokens=1500, eval_batch_size=16,  # paper: max_completion_length 1500
+                      max_new_tokens=1500, eval_batch_size=16, decode_rows=64,  # paper: max_completion_length 1500
                       n_train_problems=2926, train_steps=128, max_completion_length=1500, bf16=True,
                       gradient_checkpointing=True, train_seed=42, reward_style="authors"),
     # The paper, as the authors' code ran it: OLMo-2-1124-7B-Instruct on all of OpenR1-Math cn_k12
@@ -254,7 +261,7 @@ _PRESET_VALUES: dict[str, dict] = {
     # 16 problems x 28 completions, SFT 448 conversations. grpo and sft1ep: 571 steps (SFT-1ep:
     # 2.8 passes over the 91k rows); sft3ep: 3 epochs of the rows within 4096 tokens. Seed 42.
     "paper": dict(world="real", base_model="allenai/OLMo-2-1124-7B-Instruct",
-                  max_new_tokens=1500, eval_batch_size=16, n_train_problems=0, train_steps=571,
+                  max_new_tokens=1500, eval_batch_size=16, decode_rows=64, n_train_problems=0, train_steps=571,
                   problems_per_step=16, num_generations=28, max_completion_length=1500, bf16=True,
                   gradient_checkpointing=True, frozen_layers="19-25", train_seed=42,
                   reward_style="authors"),

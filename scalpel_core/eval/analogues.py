@@ -29,12 +29,12 @@ MATHS = ("aime24", "math500", "gsm8k")
 CHOICE = ("mmlu", "mmlu_pro")
 CHAIN = ("gpqa",)
 BRIDGE_TOKENS = 12  # generation budget for hop 1: a name (2-3 syllables) and its full stop
-VERSION = 1  # bump when scoring changes (invalidates cached scores)
+VERSION = 2  # bump when scoring changes (invalidates cached scores); 2: the fast decoder
 
 
 def score_maths(model, tokenizer, items, cfg, progress=False, desc="maths"):
     outs = generate(model, tokenizer, [it["prompt"] for it in items], cfg.max_new_tokens,
-                    cfg.eval_batch_size, progress, desc)
+                    cfg.decode_rows, progress, desc)
     return [{"completion": o, "correct": float(is_correct(o, it["answer"]))} for o, it in zip(outs, items)]
 
 
@@ -58,7 +58,7 @@ def score_choice(model, tokenizer, items, cfg):
 
 def score_chain(model, tokenizer, items, cfg, progress=False):
     """Two-hop items: hop 1 generated (the bridge), hop 2 ranked given the model's own bridge."""
-    outs = generate(model, tokenizer, [it["prompt"] for it in items], BRIDGE_TOKENS, cfg.eval_batch_size,
+    outs = generate(model, tokenizer, [it["prompt"] for it in items], BRIDGE_TOKENS, cfg.decode_rows,
                     progress, "gpqa", prefixes=[it["chain_prefix"] for it in items])
     bridges = [o.split(".")[0].strip() for o in outs]
     hop2 = [{**it, "answer_prefix": facts.chain_prefix(it["asked_about"], b, it["attr"])}
@@ -69,7 +69,7 @@ def score_chain(model, tokenizer, items, cfg, progress=False):
 
 def score_ifeval(model, tokenizer, items, cfg, progress=False):
     outs = generate(model, tokenizer, [it["prompt"] for it in items], cfg.max_new_tokens,
-                    cfg.eval_batch_size, progress, "ifeval")
+                    cfg.decode_rows, progress, "ifeval")
     rows = []
     for o, it in zip(outs, items):
         res = instructions.check(it["spec"], o)

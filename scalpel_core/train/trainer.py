@@ -331,11 +331,14 @@ def train(cfg: Config, run: str | None = None, overwrite: bool = False, trl_args
 
 
 def _trainer(cfg: Config, model, tokenizer, dataset, args, callbacks):
-    from trl import GRPOTrainer, SFTTrainer
+    from trl import SFTTrainer
 
     if cfg.method == "grpo":
+        from .rollouts import GRPOTrainer
+
         return GRPOTrainer(model=model, reward_funcs=list(REWARDS[cfg.reward_style]), args=args,
-                           train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
+                           train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks,
+                           rollouts=cfg.rollouts)
     return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                       callbacks=callbacks)
 
