@@ -8,8 +8,10 @@
 #   make lab-check                 JupyterLab (as make lab, in a temporary copy) in headless Chromium: opens
 #                                  notebook 00, screenshot artifacts/lab-check.png, checks the page rendered it
 #   make base [PRESET=tiny]        pretrain the miniature base again (it is cached otherwise)
-#   make bench                     performance benchmarks (benchmarks/README.md): weights, KL, end to end
-#                                  (empties artifacts/cache to time the analyses from scratch)
+#   make bench                     performance benchmarks (benchmarks/README.md): weights, KL, decoding,
+#                                  end to end (empties artifacts/cache to time the analyses from scratch)
+#   make gpu-check                 GPU readiness (benchmarks/gpu_check.py): train, KL, weights, decoding at
+#                                  1B/7B shapes on CUDA; tiny shapes on a CPU (make test runs it so)
 
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 PRESET ?= tiny
@@ -19,7 +21,7 @@ STAMP := $(VENV)/.installed
 KERNEL := scalpel-vs-hammer
 PYTHON ?= python3
 
-.PHONY: install reproduce test test-fast nbval paper lab lab-check base bench clean-venv
+.PHONY: install reproduce test test-fast nbval paper lab lab-check base bench gpu-check clean-venv
 # nbval re-executes papermill_runs/smoke/ here, from scratch, so it never touches your own artifacts
 NBVAL_DIR := $(ROOT)/artifacts/nbval
 
@@ -66,7 +68,11 @@ base: install
 bench: install
 	cd $(ROOT) && $(PY) benchmarks/bench_weights.py $(BENCH_ARGS)
 	cd $(ROOT) && $(PY) benchmarks/bench_kl.py $(BENCH_ARGS)
+	cd $(ROOT) && $(PY) benchmarks/bench_generate.py --preset $(PRESET)
 	cd $(ROOT) && $(PY) benchmarks/bench_e2e.py --preset $(PRESET) --clean analyses
+
+gpu-check: install
+	cd $(ROOT) && HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) benchmarks/gpu_check.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -36,3 +36,36 @@ def test_kl_benchmark_batched_equals_batch_size_1(tmp_path):
     text = _run("bench_kl.py", "--preset", "smoke", "--large", "test", "--batch-size", "8", env_root=tmp_path)
     diffs = [float(d) for d in re.findall(r"max rel\. diff ([0-9.e+-]+)", text.strip().splitlines()[-1])]
     assert len(diffs) == 2 and max(diffs) < 1e-4  # float32 rounding of different batch shapes
+
+
+@pytest.mark.slow
+def test_generate_benchmark_fast_decoder_matches_model_generate(tmp_path):
+    text = _run("bench_generate.py", "--preset", "smoke", "--prompts", "40", "--sample-prompts", "8",
+                "--samples", "4", env_root=tmp_path)
+    assert re.search(r"^greedy, model\.generate batch 64 ", text, re.M)
+    assert re.search(r"^sampled x4, fast decoder ", text, re.M)
+    assert "greedy completions differing from model.generate: 0 of 40" in text
+    assert "sampling reproducible from its seed: True" in text
+    summary = text.strip().splitlines()[-1]
+    assert summary.startswith("SUMMARY generate: greedy fast / model.generate") and "greedy identical: True" in summary
+    ceiling = re.search(r"-> ceiling ([0-9,]+) tokens/s", text)
+    assert ceiling and int(ceiling.group(1).replace(",", "")) > 0
+
+
+@pytest.mark.slow
+def test_gpu_check_passes_on_cpu_at_tiny_shapes(tmp_path):
+    """make gpu-check's script, as CI runs it (no CUDA): every check a row, every row ok."""
+    text = _run("gpu_check.py", "--shapes", "test", env_root=tmp_path)
+    for check in ("train grpo", "train sft1ep", "kl", "weights", "decode"):
+        assert re.search(rf"^{check} .* ok\s*$", text, re.M), text
+    assert text.strip().splitlines()[-1] == "SUMMARY gpu-check (cpu, test shapes): 5/5 ok"
+
+
+def test_plan_profile_reads_papermill_timings_of_the_committed_runs(tmp_path):
+    """Every executed smoke notebook is a row; start-up, imports and work add up to its duration."""
+    text = _run("plan_profile.py", "--preset", "smoke", env_root=tmp_path)
+    rows = [line.split() for line in text.splitlines() if re.match(r"^0\d_", line)]
+    assert len(rows) == len(list((paths.REPO_ROOT / "papermill_runs" / "smoke").glob("*.ipynb")))
+    for name, seconds, start, imports, work, *_ in rows:
+        assert abs(float(seconds) - float(start) - float(imports) - float(work)) <= 1.5, name
+    assert text.strip().splitlines()[-1].startswith("SUMMARY plan smoke: ")

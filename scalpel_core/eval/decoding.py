@@ -240,14 +240,17 @@ def _decode_chunk(model, prompts, max_new_tokens, eos, n, greedy, temperature, t
     model(input_ids=torch.tensor([prefix], device=device), cache=cache, use_cache=True)
     b = len(prompts)
     cache.open_rows(b, width + max_new_tokens)
-    ids = torch.full((b, width), 0, dtype=torch.long, device=device)
+    # each row's own tokens end at the segment's last column (padding before them is masked), so
+    # only the last position's logits are computed
+    ids = torch.zeros((b, width), dtype=torch.long, device=device)
     lens = torch.tensor([len(x) for x in suffix], device=device)
     for r, x in enumerate(suffix):
-        ids[r, : len(x)] = torch.tensor(x)
-    cache.bias[:, :width].masked_fill_(torch.arange(width, device=device)[None] >= lens[:, None], float("-inf"))
-    pos = (p + torch.arange(width, device=device))[None].expand(b, -1)
-    logits = model(input_ids=ids, position_ids=pos, cache=cache, use_cache=True, logits_to_keep=0).logits
-    last = logits[torch.arange(b, device=device), lens - 1]  # (B, V)
+        ids[r, width - len(x):] = torch.tensor(x)
+    col = torch.arange(width, device=device)[None]
+    pad = col < (width - lens)[:, None]
+    cache.bias[:, :width].masked_fill_(pad, float("-inf"))
+    pos = (p + col - (width - lens)[:, None]).clamp(min=p)  # a real token's position counts real tokens only
+    last = model(input_ids=ids, position_ids=pos, cache=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
     if n > 1:  # each prompt's KV repeated for its samples
         rep = torch.arange(b, device=device).repeat_interleave(n)
         cache.select(rep)
