@@ -85,7 +85,7 @@ def _changed(cfg, key):
     value = getattr(cfg, key)
     other = {"method": "sft1ep", "trainable": "qk", "loss_type": "dapo", "n_heads": 8, "hidden_size": 256, "world": "real",
              "preset": "smoke", "sft_loss": "completion", "train_template": "olmo", "kl_template": "olmo",
-             "reward_style": "authors"}.get(key)
+             "reward_style": "authors", "rollouts": "generate"}.get(key)
     if other is None:
         other = (not value if isinstance(value, bool) else value + 1 if isinstance(value, int)
                  else value * 2 + 1e-3 if isinstance(value, float) else value + "x")

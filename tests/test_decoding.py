@@ -195,3 +195,15 @@ def test_grpo_samples_its_rollouts_with_the_fast_decoder(artifacts, monkeypatch)
     trainer.train(config.load("smoke", method="grpo", train_steps=2, n_checkpoints=1, rollouts="generate"),
                   run="grpo-generate", progress=False)
     assert not calls
+
+
+def test_bf16_models_decode_with_a_float32_softmax(random_model, smoke_tokenizer, smoke_world):
+    """The dtype a GPU run uses: completions of the budget's length, mostly those of model.generate
+    (bf16 rounding differs between the two attention paths, so not all of them need agree)."""
+    import copy
+
+    model = copy.deepcopy(random_model).to(torch.bfloat16)
+    prompts = [it["prompt"] for it in smoke_world.benchmarks["math500"][:8]]
+    ref = generate_plain(model, smoke_tokenizer, prompts, 16, 8)
+    got = generate(model, smoke_tokenizer, prompts, 16)
+    assert len(got) == 8 and sum(a == b for a, b in zip(ref, got)) >= 4

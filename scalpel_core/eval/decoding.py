@@ -121,13 +121,15 @@ def _cascade_attention(module, query, key, value, attention_mask, scaling=None, 
     sr = torch.matmul(qg, key.transpose(-1, -2))  # (B, hk, g*q, L)
     length = key.shape[-2]
     scores = torch.cat([sp, sr], dim=-1)
+    if scores.dtype != torch.float32:  # bf16/fp16 models: the softmax in float32, as sdpa's kernels do
+        scores = scores.float()
     scores *= scaling
     scores[..., sp.shape[-1]:] += cache.bias[:, None, None, :length]
     if q > 1:  # prefilling the rows' own tokens: causal within the new segment
         pos = torch.arange(length, device=query.device)
         future = pos[None, :] > torch.arange(length - q, length, device=query.device)[:, None]  # (q, L)
         scores[..., sp.shape[-1]:].masked_fill_(future.repeat(g, 1)[None, None], float("-inf"))
-    probs = torch.softmax(scores, dim=-1)
+    probs = torch.softmax(scores, dim=-1).to(value.dtype)
     p = sp.shape[-1]
     out = torch.matmul(probs[..., p:], value)  # (B, hk, g*q, D)
     out += torch.matmul(probs[..., :p].transpose(0, 1).reshape(hk, b * g * q, p), pv[0]).reshape(
