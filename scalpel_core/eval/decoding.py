@@ -4,7 +4,7 @@ attention interface (Llama, OLMo-2, Qwen2, Mistral, ...): greedy and seeded samp
 Why not ``model.generate``: on a CPU its per-step cost is the dynamic KV cache (concatenated at every
 step, 64% of the time at batch 256) and attention over every row's copy of the shared system prompt.
 The static cache with ``torch.compile`` and transformers' continuous batching were measured and fall
-short on CPU (benchmarks/README.md, "Decoding"). This module keeps the model's own forward and adds:
+short on CPU (benchmarks/README.md, "Decoding, training steps and the plan"). This module keeps the model's own forward and adds:
 
 * a **shared prefix prefilled once**: the token prefix common to every prompt of the call (the system
   prompt) runs once at batch 1, and every row attends to that one copy (cascade attention: the
@@ -30,7 +30,8 @@ from transformers.masking_utils import AttentionMaskInterface
 
 IMPL = "scalpel_cascade"
 RETIRE = 0.75  # compact the batch when at most this share of its rows is still unfinished
-_ACTIVE: list = []  # the cache of the call in progress (the attention function reads it)
+_ACTIVE: list = []  # the cache of the call in progress (the attention function reads it; one call
+#                     at a time per process)
 
 
 class _Layer(DynamicLayer):
@@ -67,7 +68,6 @@ class PrefixCache(Cache):
     def __init__(self, n_layers: int):
         super().__init__(layers=[_Layer() for _ in range(n_layers)])
         self.bias: torch.Tensor | None = None
-        self.causal = False  # True while a multi-token row segment is prefilled
 
     def open_rows(self, batch: int, capacity: int) -> None:
         """Allocate the per-row buffers after the prefix pass (the prefix is broadcast to every row)."""
@@ -90,14 +90,6 @@ class PrefixCache(Cache):
                 new[:, :, :n] = old[:, :, :n].index_select(0, rows)
                 setattr(layer, name, new)
         self.bias = self.bias.index_select(0, rows)
-
-    @property
-    def prefix_length(self) -> int:
-        return self.layers[0].prefix_k.shape[-2]
-
-    @property
-    def rows_length(self) -> int:
-        return self.layers[0].length
 
 
 def _cascade_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
