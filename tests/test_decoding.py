@@ -161,6 +161,11 @@ def test_supported_refuses_sliding_window_and_encoder_decoder(random_model):
         assert not decoding.supported(random_model)
     finally:
         cfg.layer_types = None
+    cfg.attn_logit_softcapping = 50.0
+    try:
+        assert not decoding.supported(random_model)
+    finally:
+        del cfg.attn_logit_softcapping
     assert not decoding.supported(torch.nn.Linear(2, 2))
 
 

@@ -184,6 +184,8 @@ def supported(model) -> bool:
     text = config.get_text_config(decoder=True)
     if getattr(config, "is_encoder_decoder", False) or text is not config:
         return False
+    if getattr(text, "attn_logit_softcapping", None) or getattr(text, "use_alibi", False):
+        return False  # attention the cascade does not compute (Gemma-2's soft cap, ALiBi)
     types = getattr(text, "layer_types", None)
     if types is not None:
         return set(types) == {"full_attention"}
