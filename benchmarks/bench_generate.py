@@ -30,23 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import common  # noqa: E402
 
 
-def matmul_flops(n: int = 1024, repeats: int = 5) -> float:
-    """Best float32 FLOP/s of an n x n x n matmul on this machine (its arithmetic ceiling)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = min(_timed(lambda: a @ b)[0] for _ in range(repeats))
-    return 2 * n ** 3 / best
-
-
 def _timed(fn):
     t = time.perf_counter()
     out = fn()
     return time.perf_counter() - t, out
-
-
-def flops_per_token(model) -> float:
-    embed = model.get_input_embeddings().weight.numel()
-    return 2.0 * (sum(p.numel() for p in model.parameters()) - embed)
 
 
 def _tokens(tokenizer, texts) -> int:
@@ -74,8 +61,8 @@ def main(argv=None) -> int:
     prompts = [it["prompt"] for it in worlds.math500_prompts(cfg, args.prompts)]
     sprompts = prompts[: args.sample_prompts]
     budget, temp = cfg.max_new_tokens, cfg.temperature
-    ceiling = matmul_flops()
-    fpt = flops_per_token(model)
+    ceiling = common.matmul_flops()
+    fpt = common.flops_per_token(model)
     print(f"machine: {torch.get_num_threads()} threads, float32 matmul {ceiling / 1e9:.0f} GFLOP/s; model "
           f"{fpt / 1e6:.1f} MFLOP per token -> ceiling {ceiling / fpt:,.0f} tokens/s")
 

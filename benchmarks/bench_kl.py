@@ -111,9 +111,7 @@ def measure(label, base, tuned, ids, pad_id, batch_size, device) -> tuple[list[d
                      "speed-up": f"{t_one / t:.1f}x",
                      "max rel. diff vs bs 1": f"{np.max(np.abs(out - one) / np.abs(one)):.1e}"})
     return rows, {"speedup": t_one / t_b, "cached_speedup": t_one / t_c, "tokens_per_s": tokens / t_b,
-                  # forward FLOPs of both models per token: 2 per weight, input embeddings excluded (a lookup)
-                  "flops_per_token": 2 * 2 * (sum(p.numel() for p in base.parameters())
-                                              - base.get_input_embeddings().weight.numel()),
+                  "flops_per_token": 2 * common.flops_per_token(base),  # forward FLOPs of both models
                   "seconds_bs1": t_one, "tokens": tokens,
                   "diff": float(np.max(np.abs(batched - one) / np.abs(one)))}
 

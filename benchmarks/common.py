@@ -75,3 +75,51 @@ def verdict(name: str, value: float, target: float, unit: str = "x", higher: boo
     ok = value >= target if higher else value <= target
     miss = "" if ok else f" (MISSES by {abs(target - value):.2f}{unit})"
     return f"{name} {value:.2f}{unit} (target {'>=' if higher else '<='} {target:g}{unit}: {'met' if ok else 'not met'}{miss})"
+
+
+class Clock:
+    """Seconds spent inside wrapped callables, by label. ``wrap(obj, name, label)`` replaces
+    ``obj.name`` (a method, or a function of a module) with a timed one; ``restore()`` puts every
+    original back."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._originals: list[tuple[object, str, object]] = []
+
+    def wrap(self, obj, name: str, label: str) -> None:
+        fn = getattr(obj, name)
+        self._originals.append((obj, name, fn))
+
+        def timed(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - t
+        setattr(obj, name, timed)
+
+    def restore(self) -> None:
+        for obj, name, fn in reversed(self._originals):
+            setattr(obj, name, fn)
+        self._originals.clear()
+
+
+def matmul_flops(n: int = 1024, repeats: int = 5) -> float:
+    """Best float32 FLOP/s of an n x n x n matmul on this CPU (its arithmetic ceiling)."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best
+
+
+def flops_per_token(model) -> float:
+    """Forward FLOPs of one token: 2 per weight, the input embedding excluded (a lookup; attention's
+    share left out)."""
+    return 2.0 * (sum(p.numel() for p in model.parameters()) - model.get_input_embeddings().weight.numel())
+

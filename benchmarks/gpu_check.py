@@ -95,9 +95,7 @@ def check_kl(shapes: str, device: str, peak_tflops: float) -> list[dict]:
     label, base, tuned, ids, pad = bench_kl.large_case(KL[shapes], device, dtype)
     _, res = bench_kl.measure(label, base, tuned, ids, pad, 16, device)
     if device != "cuda":  # a CPU's peak is its measured float32 matmul
-        import bench_generate
-
-        peak_tflops = bench_generate.matmul_flops() / 1e12
+        peak_tflops = common.matmul_flops() / 1e12
     mfu = res["tokens_per_s"] * res["flops_per_token"] / (peak_tflops * 1e12)
     del base, tuned
     ok = res["diff"] < (5e-2 if dtype == torch.bfloat16 else 1e-4)

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import table  # noqa: E402
+from common import Clock, table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # what the heaviest cell of each notebook does
@@ -64,33 +64,23 @@ def profile(nbs: dict[str, dict]) -> list[dict]:
 def scoring_split(preset: str) -> dict[str, float]:
     """Seconds of one ``analogues.evaluate`` of the base, by part."""
     from scalpel_core import config, worlds
-    from scalpel_core.eval import analogues, generation, rewards
+    from scalpel_core.eval import analogues
 
     cfg = config.load(preset)
     model, tokenizer, _ = worlds.load_base(cfg, progress=False)
-    clock: dict[str, float] = {}
-
-    def timed(label, fn):
-        def inner(*a, **k):
-            t = time.perf_counter()
-            try:
-                return fn(*a, **k)
-            finally:
-                clock[label] = clock.get(label, 0.0) + time.perf_counter() - t
-        return inner
-
-    saved = analogues.generate, analogues.option_logprobs, analogues.is_correct
-    analogues.generate = timed("generation", generation.generate)
-    analogues.option_logprobs = timed("option scoring", generation.option_logprobs)
-    analogues.is_correct = timed("grading (math-verify)", rewards.is_correct)
+    clock = Clock()
+    clock.wrap(analogues, "generate", "generation")
+    clock.wrap(analogues, "option_logprobs", "option scoring")
+    clock.wrap(analogues, "is_correct", "grading (math-verify)")
     try:
         t = time.perf_counter()
         analogues.evaluate(model, tokenizer, worlds.world(cfg).benchmarks, cfg)
-        clock["total"] = time.perf_counter() - t
+        total = time.perf_counter() - t
     finally:
-        analogues.generate, analogues.option_logprobs, analogues.is_correct = saved
-    clock["other"] = clock["total"] - sum(v for k, v in clock.items() if k != "total")
-    return clock
+        clock.restore()
+    split = dict(clock.seconds, total=total)
+    split["other"] = total - sum(clock.seconds.values())
+    return split
 
 
 def main(argv=None) -> int:

@@ -20,25 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import table  # noqa: E402
-
-
-class Clock:
-    """Seconds spent inside wrapped methods, by name."""
-
-    def __init__(self):
-        self.seconds: dict[str, float] = {}
-
-    def wrap(self, obj, name: str, label: str):
-        fn = getattr(obj, name)
-
-        def timed(*a, **k):
-            t = time.perf_counter()
-            try:
-                return fn(*a, **k)
-            finally:
-                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - t
-        setattr(obj, name, timed)
+from common import Clock, table  # noqa: E402
 
 
 def run_variant(preset: str, method: str, steps: int, root: Path, **overrides) -> dict:

@@ -30,6 +30,11 @@ def _assert_same_greedy(model, tokenizer, world, max_new_tokens, rows=(512, 7)):
             assert not diff, f"{name} rows={r}: {len(diff)} completions differ, first {ref[diff[0]]!r} vs {got[diff[0]]!r}"
 
 
+def _chat_ids(tokenizer, prompt) -> list[int]:
+    ids = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True)
+    return ids["input_ids"] if hasattr(ids, "keys") else ids
+
+
 def _load(path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -78,9 +83,7 @@ def test_greedy_equals_model_generate_when_no_row_stops(random_model, smoke_toke
 
 def test_finished_rows_stop_at_their_end_token(smoke_base, smoke_world):
     model, tokenizer = _load(smoke_base)
-    ids = [tokenizer.apply_chat_template(it["prompt"], add_generation_prompt=True, tokenize=True)
-           for it in smoke_world.benchmarks["math500"][:20]]
-    ids = [x["input_ids"] if hasattr(x, "keys") else x for x in ids]
+    ids = [_chat_ids(tokenizer, it["prompt"]) for it in smoke_world.benchmarks["math500"][:20]]
     out = decoding.decode_ids(model, ids, 96, tokenizer.eos_token_id, batch_size=8)
     lengths = [len(c[0]) for c in out]
     for c in out:
@@ -99,8 +102,7 @@ def test_sampling_is_reproducible_from_its_seed(random_model, smoke_tokenizer, s
 
 
 def _first_token_law(model, tokenizer, prompt, temperature):
-    ids = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True)
-    ids = ids["input_ids"] if hasattr(ids, "keys") else ids
+    ids = _chat_ids(tokenizer, prompt)
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([ids])).logits[0, -1]
     return ids, torch.softmax(logits / temperature, -1)
@@ -124,8 +126,8 @@ def test_sampled_first_tokens_follow_the_tempered_softmax(random_model, smoke_to
 
 def test_top_p_keeps_only_the_nucleus():
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
-    gen = torch.Generator().manual_seed(0)
-    picks = {decoding._pick(logits, False, 1.0, 0.7, gen).item() for _ in range(300)}
+    draw = decoding._sampler(False, 1.0, 0.7, torch.Generator().manual_seed(0))
+    picks = {draw(logits).item() for _ in range(300)}
     assert picks == {0, 1}  # 0.5 + 0.3 covers 0.7; the tail is never drawn
 
 

@@ -26,6 +26,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AttentionInterface
 from transformers.cache_utils import Cache, DynamicLayer
+from transformers.generation.logits_process import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 from transformers.masking_utils import AttentionMaskInterface
 
 IMPL = "scalpel_cascade"
@@ -161,18 +162,19 @@ class _Impl:
         _ACTIVE.clear()
 
 
-def _pick(logits: torch.Tensor, greedy: bool, temperature: float, top_p: float, gen: torch.Generator | None):
+def _sampler(greedy: bool, temperature: float, top_p: float, gen: torch.Generator | None):
+    """The next-token rule: argmax, or a draw after transformers' own temperature and top-p warpers
+    (as ``model.generate(do_sample=True)`` applies them)."""
     if greedy:
-        return logits.argmax(-1)
-    logits = logits.float() / temperature
+        return lambda logits: logits.argmax(-1)
+    warpers = LogitsProcessorList([TemperatureLogitsWarper(float(temperature))])
     if top_p < 1.0:
-        sorted_logits, idx = torch.sort(logits, descending=True)
-        cum = torch.softmax(sorted_logits, -1).cumsum(-1)
-        drop = cum - torch.softmax(sorted_logits, -1) > top_p
-        sorted_logits[drop] = float("-inf")
-        logits = torch.full_like(logits, float("-inf")).scatter(-1, idx, sorted_logits)
-    probs = torch.softmax(logits, -1)
-    return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
+        warpers.append(TopPLogitsWarper(float(top_p)))
+
+    def draw(logits):
+        probs = torch.softmax(warpers(None, logits.float()), -1)
+        return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
+    return draw
 
 
 def supported(model) -> bool:
@@ -210,18 +212,19 @@ def decode_ids(model, prompts: list[list[int]], max_new_tokens: int, eos_token_i
     out: list[list[list[int]]] = [[] for _ in prompts]
     per = max(1, batch_size // n)
     gen = None if seed is None else torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    pick = _sampler(greedy, temperature, top_p, gen)
     bar = tqdm(total=len(prompts) * n, desc=desc, disable=not progress, unit="seq")
     with _Impl(model):
         for s in range(0, len(order), per):
             idx = order[s: s + per]
             for i, rows in zip(idx, _decode_chunk(model, [prompts[i] for i in idx], max_new_tokens, eos, n,
-                                                  greedy, temperature, top_p, gen, bar)):
+                                                  pick, bar)):
                 out[i] = rows
     bar.close()
     return out
 
 
-def _decode_chunk(model, prompts, max_new_tokens, eos, n, greedy, temperature, top_p, gen, bar):
+def _decode_chunk(model, prompts, max_new_tokens, eos, n, pick, bar):
     device = next(model.parameters()).device
     eos = eos.to(device)
     prefix = os.path.commonprefix(prompts)
@@ -255,7 +258,7 @@ def _decode_chunk(model, prompts, max_new_tokens, eos, n, greedy, temperature, t
     alive = torch.ones(b * n, dtype=torch.bool, device=device)  # live rows not yet finished
     tokens: list[list[int]] = [[] for _ in range(b * n)]
     for t in range(max_new_tokens):
-        nxt = _pick(last, greedy, temperature, top_p, gen)
+        nxt = pick(last)
         for r, tok, a in zip(rows.tolist(), nxt.tolist(), alive.tolist()):
             if a:
                 tokens[r].append(tok)
