@@ -21,7 +21,7 @@ from .config import PRESETS, ScalpelError  # light: the CLI starts without impor
 
 def _base(args) -> int:
     from . import config, paths
-    from .world.base import build_base
+    from .worlds import build_base
 
     cfg = config.load(args.preset)
     paths.check_writable(paths.artifacts_dir() / args.preset, "artifacts folder (SCALPEL_ARTIFACTS)", folder=True)

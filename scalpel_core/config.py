@@ -73,7 +73,8 @@ class Config:
     world: str = _base("mini")  # "mini": offline synthetic world; "real": hub datasets + OLMo-2
 
     # --- the miniature world (sizes of each synthetic set) -----------------------------
-    n_entities: int = _base(48)  # people in the synthetic fact base (MMLU/GPQA analogues ask about them)
+    n_entities: int = _base(96)  # people in the synthetic fact base (MMLU/GPQA analogues ask about the half
+    #                         never quizzed in pretraining: 48 on tiny, over the whole range of fame)
     n_k12_train: int = _base(2048)  # post-training problems (paper: ~91k cn_k12 rows)
     n_math500: int = _base(500)  # MATH-500 analogue: held-out problems of the post-training distribution
     n_aime: int = _base(30)  # AIME24 analogue: much harder maths (AIME24 has 30 problems)
@@ -83,6 +84,8 @@ class Config:
     n_gpqa: int = _base(200)  # GPQA:Diamond analogue: two-hop questions over the fact base
     n_ifeval: int = _base(200)  # IFEval analogue: prompts with 1-3 verifiable format constraints
     n_pretrain_docs: int = _base(24000)  # documents in the base's pretraining mixture
+    n_heldout_docs: int = _base(300)  # more documents of that mixture, never trained on: the held-out text
+    #                         of the general-language retention score (per-token log-likelihood)
 
     # --- the miniature base model (an Olmo2ForCausalLM; paper: OLMo-2-1124-7B-Instruct) ---
     vocab_size: int = _base(768)  # BPE vocabulary trained on the world's text (paper: 100352)
@@ -222,7 +225,8 @@ def fields_of(scope: str) -> tuple[str, ...]:
 
 # Fields that determine the world and the pretrained base; a change to any of them
 # (and only to them) means a new base. Bump WORLD_VERSION when generator code changes.
-WORLD_VERSION = 1
+# 2: facts at graded frequencies (scalpel_core.world.facts, "fame"), 96 people, held-out documents.
+WORLD_VERSION = 2
 BASE_FIELDS = fields_of("base")
 GRPO_ONLY = fields_of("grpo")
 SFT_ONLY = fields_of("sft")
@@ -232,7 +236,7 @@ _PRESET_VALUES: dict[str, dict] = {
     # CI: a 2-layer model and small sets, seconds end to end.
     "smoke": dict(
         n_entities=12, n_k12_train=128, n_math500=40, n_aime=10, n_gsm8k=30, n_mmlu=30,
-        n_mmlu_pro=30, n_gpqa=30, n_ifeval=30, n_pretrain_docs=1500, vocab_size=512,
+        n_mmlu_pro=30, n_gpqa=30, n_ifeval=30, n_pretrain_docs=1500, n_heldout_docs=30, vocab_size=512,
         n_layers=2, hidden_size=64, n_heads=2, intermediate_size=128, max_seq_len=384,
         pretrain_steps=200, pretrain_batch_size=8, pretrain_seq_len=128, eval_batch_size=32,
         max_new_tokens=96,  # CI speed over fidelity: smoke scores are regression invariants, not results

@@ -32,12 +32,25 @@ def base_identity(cfg: Config) -> dict:
     return {"base_hash": cfg.base_hash} if miniature(cfg) else {}
 
 
+def _skill_probe(model, tokenizer, built) -> dict:
+    """The base's skill while it pretrains (every 10%): the knowledge analogues and 100 MATH-500 problems."""
+    from .eval.analogues import skill_scores
+
+    return skill_scores(model, tokenizer, built.benchmarks, built.cfg)
+
+
+def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, built=None) -> Path:
+    """The miniature base's folder, pretrained first (its skill logged every 10%) if not cached;
+    a :class:`~scalpel_core.config.ConfigError` for a preset of the real world."""
+    from .world.base import build_base as build
+
+    return build(cfg, rebuild=rebuild, progress=progress, world=built, skill=_skill_probe)
+
+
 def prepare_base(cfg: Config, progress: bool = True) -> Path | None:
     """Build (or find) the miniature base; ``None`` in the real world, which has nothing to build."""
     if not miniature(cfg):
         return None
-    from .world.base import build_base
-
     return build_base(cfg, progress=progress)
 
 
@@ -52,10 +65,9 @@ def load_base(cfg: Config, rebuild: bool = False, progress: bool = True, built=N
     from the ``built`` world if given; ``path`` its folder) or the released model (``path`` None),
     on CUDA in bf16 when there is one."""
     if miniature(cfg):
-        from .world.base import build_base
         from .world.base import load_base as load_mini
 
-        path = build_base(cfg, rebuild=rebuild, progress=progress, world=built)
+        path = build_base(cfg, rebuild=rebuild, progress=progress, built=built)
         model, tokenizer = load_mini(path, cfg.preset)
         return model, tokenizer, path
     import torch

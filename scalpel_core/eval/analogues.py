@@ -78,6 +78,18 @@ def score_ifeval(model, tokenizer, items, cfg, progress=False):
     return rows
 
 
+def skill_scores(model, tokenizer, benchmarks: dict, cfg, n_maths: int = 100) -> dict:
+    """Accuracy on the knowledge analogues and on the first ``n_maths`` MATH-500 problems: the
+    skill against pretraining steps that the world's design was checked with (cheap: seconds)."""
+    def acc(rows):
+        return sum(r["correct"] for r in rows) / len(rows)
+
+    return {"mmlu": acc(score_choice(model, tokenizer, benchmarks["mmlu"], cfg)),
+            "mmlu_pro": acc(score_choice(model, tokenizer, benchmarks["mmlu_pro"], cfg)),
+            "gpqa": acc(score_chain(model, tokenizer, benchmarks["gpqa"], cfg)),
+            "math500": acc(score_maths(model, tokenizer, benchmarks["math500"][:n_maths], cfg))}
+
+
 def chance_levels(benchmarks: dict) -> dict[str, float]:
     """What a model with no skill scores: 0 on maths, 1/options on choices, and on IFEval
     the score of a response that does the bare task but ignores every constraint."""

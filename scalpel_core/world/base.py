@@ -4,7 +4,8 @@
     scalpel base --preset tiny --rebuild  # build again from scratch
 
 The base lives in ``artifacts/{preset}/base/{config_hash}/`` (HF layout, safetensors,
-the tokenizer, the pretraining log) and ``base_meta.json``, written last, marks it complete.
+the tokenizer, the pretraining log, the skill log) and ``base_meta.json``, written last (with the
+world version), marks it complete.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ import torch
 
 from .. import paths
 from ..checkpoints import safetensors_problem
-from ..config import BASE_FIELDS, Config, ScalpelError, require_world
+from ..config import BASE_FIELDS, WORLD_VERSION, Config, ScalpelError, require_world
 from .build import World, build_world
 from .pretrain import pretrain
 from .tokenizer import train_tokenizer
 
 META = "base_meta.json"
+SKILL_LOG = "skill_log.csv"  # skill against pretraining steps (every 10%), when a probe was given
 REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", META)
 
 
@@ -40,8 +42,13 @@ def base_path(cfg: Config) -> Path:
     return paths.base_dir(cfg.preset, cfg.base_hash)
 
 
-def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, world: World | None = None) -> Path:
-    """Return the directory of the base of ``cfg``, pretraining it first if it is not cached."""
+def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, world: World | None = None,
+               skill=None) -> Path:
+    """Return the directory of the base of ``cfg``, pretraining it first if it is not cached.
+
+    ``skill(model, tokenizer, world)``, if given, returns a dict of scores; it runs every 10% of
+    pretraining and its rows (with ``step``) are saved as :data:`SKILL_LOG`.
+    """
     require_world(cfg, "mini", f"preset {cfg.preset!r} starts from a released model ({cfg.base_model}); "
                   "only the miniature presets (smoke, tiny) pretrain a base. Load it with "
                   "scalpel_core.worlds.load_base instead.")
@@ -51,14 +58,19 @@ def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, world:
         return path
     world = world or build_world(cfg)
     tokenizer = train_tokenizer(world.tokenizer_corpus(), cfg.vocab_size)
-    model, log = pretrain(cfg, world.pretrain_docs, tokenizer, progress=progress)
+    skills: list[dict] = []
+    probe = None if skill is None else (lambda step, m: skills.append({"step": step, **skill(m, tokenizer, world)}))
+    model, log = pretrain(cfg, world.pretrain_docs, tokenizer, progress=progress, callback=probe)
     tmp = path.with_name(path.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     pd.DataFrame(log).to_csv(tmp / "pretrain_log.csv", index=False)
+    if skills:
+        pd.DataFrame(skills).to_csv(tmp / SKILL_LOG, index=False)
     meta = {
         "config_hash": cfg.base_hash,
+        "world_version": WORLD_VERSION,
         "preset": cfg.preset,
         "config": {k: getattr(cfg, k) for k in BASE_FIELDS},
         "git_commit": paths.git_commit(),

@@ -2,6 +2,8 @@
 
 Deterministic: every component draws from its own ``random.Random(f"{seed}-{name}")``.
 Benchmark items and the K12 post-training problems never occur in the pretraining corpus.
+``heldout_docs`` are further documents of the pretraining mixture, none of them in the corpus:
+the held-out text of the general-language retention score.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ BENCHMARKS = ("aime24", "math500", "gsm8k", "mmlu", "mmlu_pro", "gpqa", "ifeval"
 # Share of each document kind in the pretraining mixture (a world-design choice,
 # fixed before any post-training was run; see notebooks/00_base_model.ipynb).
 MIXTURE = {
-    "facts": 0.16,  # fact sentences about everyone (the knowledge itself)
+    "facts": 0.16,  # fact sentences about everyone, each person in proportion to its fame (the knowledge itself)
     "qa": 0.06,  # question/answer chats about the train half of the people (4 or 8 options)
     "twohop": 0.08,  # "Which ... does the best friend of X ...?" answered with a two-step chain
     "k12": 0.34,  # arithmetic in the base's short <think>/<answer> style, with the system prompt
@@ -34,6 +36,7 @@ class World:
     k12_train: list[dict]  # post-training problems: prompt, answer, teacher_solution
     benchmarks: dict[str, list[dict]]
     pretrain_docs: list[str] = field(repr=False)
+    heldout_docs: list[str] = field(repr=False, default_factory=list)  # same mixture, not in the corpus
 
     def tokenizer_corpus(self) -> list[str]:
         """Every kind of text the world contains (the tokenizer must cover teacher traces too)."""
@@ -103,22 +106,26 @@ def build_world(cfg: Config) -> World:
         "ifeval": [instructions.ifeval_item(_rng(cfg, f"ifeval-{i}")) for i in range(cfg.n_ifeval)],
     }
     held_prompts = {b["prompt"][-1]["content"] for b in benchmarks["ifeval"]}
-    docs = _pretrain_docs(cfg, people, train_people, taken, gsm_seen, held_prompts)
-    return World(cfg, people, k12, benchmarks, docs)
+    docs = _pretrain_docs(_rng(cfg, "pretrain"), cfg.n_pretrain_docs, people, train_people, taken, gsm_seen,
+                          held_prompts)
+    seen = set(docs)
+    heldout = [d for d in _pretrain_docs(_rng(cfg, "heldout"), 2 * cfg.n_heldout_docs, people, train_people,
+                                         taken, gsm_seen, held_prompts) if d not in seen]
+    return World(cfg, people, k12, benchmarks, docs, list(dict.fromkeys(heldout))[: cfg.n_heldout_docs])
 
 
-def _pretrain_docs(cfg, people, train_people, taken, gsm_seen, held_prompts) -> list[str]:
-    r = _rng(cfg, "pretrain")
+def _pretrain_docs(r, n_docs, people, train_people, taken, gsm_seen, held_prompts) -> list[str]:
     kinds = list(MIXTURE)
     weights = [MIXTURE[k] for k in kinds]
     attrs = sorted(facts.ATTRIBUTES)
     by_name = {p["name"]: p for p in people}
+    fame = [p["fame"] for p in people]
     docs = []
-    while len(docs) < cfg.n_pretrain_docs:
+    while len(docs) < n_docs:
         kind = r.choices(kinds, weights)[0]
         if kind == "facts":
             sents = [facts.friend_sentence(p) if a == "friend" else facts.fact_sentence(p, a)
-                     for p, a in ((r.choice(people), r.choice(attrs + ["friend"])) for _ in range(6))]
+                     for p, a in ((r.choices(people, fame)[0], r.choice(attrs + ["friend"])) for _ in range(6))]
             docs.append("<|endoftext|>" + " ".join(sents) + "<|endoftext|>")
             continue
         if kind in ("qa", "twohop"):

@@ -4,6 +4,14 @@ Every person has a colour, a city, a pet and a best friend. Pretraining states t
 facts as plain sentences for everyone, and shows question/answer chats only for the
 "train" half of the people; the benchmarks ask about the other half.
 
+World version 2: people are not equally famous. Each person has a ``fame`` weight, and fact
+sentences mention a person in proportion to it. The weights are log-uniform over a range of
+:data:`FAME_SPREAD` (the most-mentioned person appears that many times as often as the least),
+as mentions of real entities are long-tailed, so the base knows its common facts and not its
+rare ones, and the knowledge analogues sit off their ceiling. Both halves of the people cover
+the whole range. (Design fixed before any post-training of this world; version 1, every fact
+equally frequent, put the base at 0.96-1.00 on every knowledge analogue.)
+
 MMLU/MMLU-Pro items are scored by ranking the options' log-likelihood (cloze), as
 OLMES does for small models. GPQA items are two-hop ("which city does the best friend
 of X live in?"), answered as a chain in two stages: the model greedily generates the
@@ -34,7 +42,17 @@ SYLLABLES = ("ba", "ko", "ri", "mu", "te", "la", "zo", "ni", "pa", "ve", "su", "
              "lo", "ka", "re", "to", "fi", "gu", "ne")
 
 
+FAME_SPREAD = 300.0  # most / least frequent person's share of the fact sentences (world version 2)
+
+
+def fame_levels(n: int) -> list[float]:
+    """``n`` log-uniform weights from 1 to :data:`FAME_SPREAD`, in increasing order."""
+    return [FAME_SPREAD ** (i / max(1, n - 1)) for i in range(n)]
+
+
 def make_people(rng: random.Random, n: int) -> list[dict]:
+    """``n`` people with random facts and a ``fame`` weight. The first half (the "train"
+    people) takes every other fame level and the second half the rest, each in random order."""
     names: list[str] = []
     while len(names) < n:
         name = "".join(rng.choice(SYLLABLES) for _ in range(rng.choice((2, 3)))).capitalize()
@@ -43,6 +61,12 @@ def make_people(rng: random.Random, n: int) -> list[dict]:
     people = [{"name": nm, **{a: rng.choice(v) for a, v in ATTRIBUTES.items()}} for nm in names]
     for p in people:
         p["friend"] = rng.choice([q["name"] for q in people if q is not p])
+    levels = fame_levels(n)
+    first, second = levels[1::2], levels[0::2]  # n // 2 and n - n // 2 levels
+    rng.shuffle(first)
+    rng.shuffle(second)
+    for p, f in zip(people, first + second):
+        p["fame"] = f
     return people
 
 

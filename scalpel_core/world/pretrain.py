@@ -55,7 +55,8 @@ def lr_at(step: int, cfg: Config) -> float:
 def pretrain(cfg: Config, docs: list[str], tokenizer, progress: bool = True, callback=None):
     """Train a fresh base on ``docs``. Returns (model, log rows). Deterministic for a seed.
 
-    ``callback(step, model)`` runs every 10% of training (used to measure skill vs steps).
+    ``callback(step, model)`` runs every 10% of training (used to measure skill vs steps); the
+    log's ``seconds`` leave out the time it takes.
     """
     torch.manual_seed(cfg.seed)
     model = Olmo2ForCausalLM(model_config(cfg, tokenizer))
@@ -63,7 +64,7 @@ def pretrain(cfg: Config, docs: list[str], tokenizer, progress: bool = True, cal
     gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.pretrain_lr, betas=(0.9, 0.95), weight_decay=0.1)
     model.train()
-    log, order, pos, t0 = [], torch.randperm(len(blocks), generator=gen), 0, time.time()
+    log, order, pos, t0, probing = [], torch.randperm(len(blocks), generator=gen), 0, time.time(), 0.0
     bar = tqdm(range(cfg.pretrain_steps), desc="pretraining base", disable=not progress)
     for step in bar:
         if pos + cfg.pretrain_batch_size > len(order):  # next epoch, new order
@@ -79,11 +80,14 @@ def pretrain(cfg: Config, docs: list[str], tokenizer, progress: bool = True, cal
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        log.append({"step": step, "loss": loss.item(), "lr": lr_at(step, cfg), "seconds": time.time() - t0})
+        log.append({"step": step, "loss": loss.item(), "lr": lr_at(step, cfg),
+                    "seconds": time.time() - t0 - probing})
         bar.set_postfix(loss=f"{loss.item():.3f}")
         if callback is not None and (step + 1) % max(1, cfg.pretrain_steps // 10) == 0:
+            t1 = time.time()
             model.eval()
             callback(step + 1, model)
             model.train()
+            probing += time.time() - t1
     model.eval()
     return model, log
