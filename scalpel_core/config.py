@@ -175,6 +175,9 @@ class Config:
     #                         TRL version used had none; today's TRL turns it on with vLLM)
 
     # --- evaluation ---------------------------------------------------------------------
+    n_seeds: int = _eval(3)  # training seeds of each of the three runs in the plan: train_seed, +1, ...
+    #                         (paper: one, seed 42). The base stays one model. Every lens and claim
+    #                         covers each seed, and the claims pool them (scalpel_core.report.claims)
     eval_batch_size: int = _eval(64)  # sequences per scoring batch (option log-likelihoods, KL)
     decode_rows: int = _eval(512)  # sequences decoded at once (prompts x samples; each holds its KV
     #                         cache). Not a paper setting: lm-evaluation-harness batches there
@@ -200,7 +203,7 @@ class Config:
             value = getattr(self, key)
             if value not in choices:
                 raise ConfigError(f"unknown {key} {value!r}; {suggest(value, choices)}valid: {', '.join(choices)}")
-        for key in ("decode_rows", "n_checkpoints", "train_steps", "problems_per_step", "grad_accum_steps", "num_generations",
+        for key in ("n_seeds", "decode_rows", "n_checkpoints", "train_steps", "problems_per_step", "grad_accum_steps", "num_generations",
                     "max_completion_length", "max_prompt_length", "sft3ep_epochs"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key {key!r} must be at least 1, got {getattr(self, key)}")
@@ -244,6 +247,7 @@ _PRESET_VALUES: dict[str, dict] = {
         # conversations = 2.8 passes over 46 problems; 4 checkpoints; lr by the tiny rule: 1e-6 x 571 / 8
         n_train_problems=46, train_steps=8, problems_per_step=4, grad_accum_steps=2, num_generations=4,
         max_completion_length=48, n_checkpoints=4, learning_rate=7e-5,
+        n_seeds=2,  # CI: two seeds, enough to exercise the pooling
     ),
     # The default: 8 layers, pretrained in minutes on a 2-core CPU.
     "tiny": dict(
@@ -259,7 +263,8 @@ _PRESET_VALUES: dict[str, dict] = {
     "gpu-small": dict(world="real", base_model="allenai/OLMo-2-0425-1B-Instruct",
                       max_new_tokens=1500, eval_batch_size=16, decode_rows=64,  # paper: max_completion_length 1500
                       n_train_problems=2926, train_steps=128, max_completion_length=1500, bf16=True,
-                      gradient_checkpointing=True, train_seed=42, reward_style="authors"),
+                      gradient_checkpointing=True, train_seed=42, reward_style="authors",
+                      n_seeds=1),  # one seed per run, as the paper; n_seeds=3 for pooled verdicts (3x the GPU time)
     # The paper, as the authors' code ran it: OLMo-2-1124-7B-Instruct on all of OpenR1-Math cn_k12
     # (~91k rows). 16 per device x 4 accumulation x 7 training GPUs = 448 sequences per step: GRPO
     # 16 problems x 28 completions, SFT 448 conversations. grpo and sft1ep: 571 steps (SFT-1ep:
@@ -268,7 +273,7 @@ _PRESET_VALUES: dict[str, dict] = {
                   max_new_tokens=1500, eval_batch_size=16, decode_rows=64, n_train_problems=0, train_steps=571,
                   problems_per_step=16, num_generations=28, max_completion_length=1500, bf16=True,
                   gradient_checkpointing=True, frozen_layers="19-25", train_seed=42,
-                  reward_style="authors"),
+                  reward_style="authors", n_seeds=1),  # the paper's single seed; n_seeds=3: 3x the GPU time
 }
 
 

@@ -195,8 +195,9 @@ def score_models(models: dict[str, Path], cfg: Config, progress: bool = False, l
     if miniature(cfg):
         from .eval import analogues
 
-        benchmarks = world(cfg).benchmarks
-        items = {name: analogues.evaluate_folder(path, benchmarks, cfg, progress) for name, path in models.items()}
+        built = world(cfg)
+        items = {name: analogues.evaluate_folder(path, built.benchmarks, cfg, progress, heldout=built.heldout_docs)
+                 for name, path in models.items()}
         return {name: analogues.item_vectors(it) for name, it in items.items()}, items
     from .eval import lmeval
 

@@ -98,3 +98,41 @@ def test_two_hop_uses_the_models_own_bridge(monkeypatch, smoke_tokenizer, smoke_
     for it, r in zip(items[1:], rows[1:]):  # a wrong bridge answers about the wrong person
         truth = people[wrong][it["attr"]]
         assert r["correct"] == float(it["options"][it["label"]] == truth) or truth not in it["options"]
+
+
+def _direct_loglik(model, tok, ctx_ids, cont_ids):
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=torch.tensor([ctx_ids + cont_ids])).logits.double()[0], -1)
+    return sum(logp[len(ctx_ids) - 1 + j, t].item() for j, t in enumerate(cont_ids))
+
+
+def test_retention_scores_are_the_margin_and_the_gold_loglikelihood(random_model, smoke_tokenizer, smoke_world,
+                                                                     smoke_cfg):
+    """Each retention score recomputed by hand, unbatched: the gold option's margin over the best
+    distractor, the gold response's log-likelihood after the prompt, a held-out document's from its
+    second token; and the vectors that make them scores (margins: mean; log-likelihoods: per token)."""
+    small = {k: v[:3] for k, v in smoke_world.benchmarks.items()}
+    docs = smoke_world.heldout_docs[:2]
+    _, items = B.evaluate(random_model, smoke_tokenizer, small, smoke_cfg, heldout=docs)
+    tok = smoke_tokenizer
+    it = small["mmlu"][0]
+    ctx = tok.apply_chat_template(it["prompt"], tokenize=False, add_generation_prompt=True) + it["answer_prefix"]
+    lp = option_logprobs(random_model, tok, [ctx] * len(it["options"]), [" " + o for o in it["options"]])
+    best_other = max(v for j, v in enumerate(lp) if j != it["label"])
+    assert items["mmlu"][0]["margin"] == pytest.approx(lp[it["label"]] - best_other, rel=1e-5)
+    it = small["math500"][1]
+    ctx = tok(tok.apply_chat_template(it["prompt"], tokenize=False, add_generation_prompt=True),
+              add_special_tokens=False)["input_ids"]
+    gold = tok(it["solution"], add_special_tokens=False)["input_ids"]
+    assert items["math500"][1]["ll_n"] == len(gold)
+    assert items["math500"][1]["ll"] == pytest.approx(_direct_loglik(random_model, tok, ctx, gold), rel=1e-4)
+    assert "gold" in small["ifeval"][0] and all(B.instructions.check(i["spec"], i["gold"]).values() for i in small["ifeval"])
+    doc = tok(docs[0], add_special_tokens=False)["input_ids"]
+    assert items["heldout"][0]["ll_n"] == len(doc) - 1
+    assert items["heldout"][0]["ll"] == pytest.approx(_direct_loglik(random_model, tok, doc[:1], doc[1:]), rel=1e-4)
+    vectors = B.item_vectors(items)
+    assert set(B.RETENTION) <= set(vectors)
+    num, den = vectors["math500_ll"]
+    assert den == [float(r["ll_n"]) for r in items["math500"]] and num == [r["ll"] for r in items["math500"]]
+    assert vectors["gpqa_margin"][1] == [1.0] * 3
+    assert all(r["margin"] <= 0 or r["correct"] == 1.0 for r in items["mmlu"])  # margin > 0 only when ranked first

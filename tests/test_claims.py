@@ -147,6 +147,85 @@ def test_compute_writes_json_with_every_claim(tmp_path):
     assert len(table) == sum(len(c) for c in numbers["checks"].values())
 
 
+def _retention(deltas, grpo=-0.05, sft=-0.3, significant=True):
+    """``deltas`` with every general retention score: GRPO and SFT change each by these amounts
+    (a significant drop on MMLU's margin when ``significant``)."""
+    rows = []
+    for model, d in (("grpo", grpo), ("sft1ep", sft), ("sft3ep", sft)):
+        for key in claims.GENERAL_RETENTION:
+            hi = d / 2 if significant and key == "mmlu_margin" else abs(d) + 0.01
+            rows.append({"model": model, "key": key, "delta": d, "lo": d - 0.1, "hi": hi})
+    return pd.concat([deltas, pd.DataFrame(rows)], ignore_index=True)
+
+
+def test_retention_rules_count_directions_and_significant_drops():
+    both = claims.benchmark_checks(_retention(_deltas()))
+    assert len(both["c1"]) == 3 and len(both["c2"]) == 3 and all(both["c1"].values()) and all(both["c2"].values())
+    assert both["grpo"]["retention_down"] == 5 and both["grpo"]["retention_significant_drops"] == 1
+    assert "1 significantly" in both["estimates"][list(both["c1"])[2]]
+    unseen = claims.benchmark_checks(_retention(_deltas(), significant=False))  # drops, none significant
+    assert list(unseen["c1"].values())[2] is False and list(unseen["c2"].values())[2] is False
+    sft_keeps = claims.benchmark_checks(_retention(_deltas(), grpo=-0.3, sft=-0.05))
+    assert list(sft_keeps["c2"].values())[2] is False  # SFT above GRPO on every retention score
+    assert len(claims.benchmark_checks(claims.paper_deltas())["c1"]) == 2  # the paper has no retention scores
+
+
+def _seeded_tables(math_by_seed, pooled_math):
+    """Tables of three seeds whose GRPO MATH-500 change is (delta, lo, hi) per seed and pooled;
+    everything else as in :func:`_deltas`, :func:`_weights` and :func:`_kl`."""
+    parts = [_deltas(grpo_math=m).assign(seed=str(i)) for i, m in enumerate(math_by_seed)]
+    parts.append(_deltas(grpo_math=pooled_math).assign(seed="pooled"))
+    weights, kl = [], []
+    for i in range(len(math_by_seed)):
+        w = _weights()
+        weights += [w.assign(run=w.run.str.replace("-s0", f"-s{i}")),
+                    w.query("run == 'sft1ep-s0'").assign(run=f"sft3ep-s{i}")]
+        kl.append(_kl({f"grpo-s{i}": lambda x: 0.4 * x, f"sft1ep-s{i}": lambda x: 3.6 * min(1.0, 5 * x),
+                       f"sft3ep-s{i}": lambda x: 4.7 * min(1.0, 5 * x)}))
+    scores = pd.DataFrame([{"model": m, "benchmark": k, "key": k, "score": 0.5, "lo": 0.4, "hi": 0.6, "n": 10,
+                            "seed": "pooled"} for m in ("base", "grpo", "sft1ep", "sft3ep") for k in published.BENCHMARKS])
+    effects = freeze_summary.effects(pd.DataFrame(
+        [{"model": "sft3ep-qk+lm_head", "key": "gpqa", "delta": 0.1, "lo": 0.05, "hi": 0.15}]))
+    frozen = pd.DataFrame([{"run": "sft3ep-qk-s0", "frozen cells": 10, "largest change of a frozen cell": 0.0}])
+    graders = rewards.grader_table({"base": {"math500": [{"completion": "$\\boxed{3}$"}]}},
+                                   [{"answer": "3", "solution": "$\\boxed{3}$"}])
+    return {"deltas": pd.concat(parts, ignore_index=True), "scores": scores, "weights": pd.concat(weights),
+            "kl": pd.concat(kl), "graders": graders, "freeze_scores": scores, "freeze_effects": effects,
+            "freeze_frozen": frozen}
+
+
+GAIN = "GRPO gains in domain (MATH-500)"
+
+
+@pytest.mark.parametrize("by_seed, pooled, k, held", [
+    ([(0.05, 0.01, 0.09)] * 3, (0.05, 0.02, 0.08), 3, True),  # every seed and pooled
+    ([(0.05, 0.01, 0.09), (0.05, 0.01, 0.09), (0.0, -0.04, 0.04)], (0.03, 0.01, 0.06), 2, True),  # 2 of 3
+    ([(0.05, 0.01, 0.09), (0.0, -0.04, 0.04), (0.0, -0.04, 0.04)], (0.02, 0.001, 0.04), 1, False),  # fragile
+    ([(0.05, 0.01, 0.09)] * 3, (0.05, -0.01, 0.11), 3, False),  # every seed, but not pooled
+])
+def test_a_check_holds_pooled_and_in_most_seeds(by_seed, pooled, k, held):
+    numbers = claims.compute(_seeded_tables(by_seed, pooled), "test")
+    d = numbers["check_detail"]["c1"][GAIN]
+    assert numbers["seeds"] == ["0", "1", "2"] and d["n"] == 3 and d["k"] == k
+    assert d["holds"] is held and numbers["checks"]["c1"][GAIN] is held
+    assert d["pooled"] is (pooled[1] > 0) and d["fragile"] is (d["pooled"] != (k >= 2))
+    assert d["estimate"] == f"MATH-500 {pooled[0]:+.3f} [{pooled[1]:+.3f}, {pooled[2]:+.3f}]"
+    assert set(d["seed_estimates"]) == {"0", "1", "2"}
+    assert numbers["check_detail"]["c6"][list(numbers["checks"]["c6"])[0]]["n"] == 1  # the freeze ablation: one seed
+    assert numbers["by_seed"]["2"]["benchmarks"]["grpo"]["math500_delta"] == by_seed[2][0]
+    table = claims.verdict_table(numbers)
+    assert table.xs(GAIN, level="check").seeds.iloc[0] == f"{k} of 3"
+
+
+def test_pooled_weights_and_kl_are_means_over_seeds():
+    tables = _seeded_tables([(0.05, 0.01, 0.09)] * 3, (0.05, 0.02, 0.08))
+    tables["kl"] = tables["kl"].assign(kl=np.where(tables["kl"].run == "grpo-s2", 4 * tables["kl"].kl, tables["kl"].kl))
+    numbers = claims.compute(tables, "test")
+    assert numbers["kl"]["curve"]["grpo"]["end"] == pytest.approx((0.4 + 0.4 + 1.6) / 3)
+    assert numbers["by_seed"]["2"]["kl"]["curve"]["grpo"]["end"] == pytest.approx(1.6)
+    assert numbers["weights"]["ratios"]["sft1ep"]["all"] == pytest.approx(5.0)
+
+
 def test_missing_tables_name_the_notebook(tmp_path, monkeypatch):
     monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="run notebooks/03_weight_changes.ipynb with preset='tiny'"):

@@ -64,9 +64,30 @@ def test_cached_base_log_probs_give_the_same_result(random_model, other_model, s
     ids = kl.encode(smoke_tokenizer, _conversations())
     store = {}
     first = kl.kl_per_example(random_model, other_model, ids, batch_size=4, base_cache=store)
-    assert len(store) == 2  # 7 sequences in batches of 4
+    assert sorted(store, key=str) == [0, 1, "prefix"]  # 7 sequences in batches of 4, and the shared prefix
     again = kl.kl_per_example(torch.nn.Identity(), other_model, ids, batch_size=4, base_cache=store)
     np.testing.assert_array_equal(first, again)
+
+
+def test_the_shared_prefix_runs_once_and_changes_nothing(random_model, other_model, smoke_tokenizer):
+    """With the authors' template every conversation starts with the system prompt: it is run once
+    per model (its KV cache reused by every batch), and the result equals the unshared computation
+    and the float64 batch-size-1 reference."""
+    ids = kl.encode(smoke_tokenizer, _conversations(), "authors")
+    n = kl.shared_prefix(ids)
+    assert n > 20 and all(seq[:n] == ids[0][:n] for seq in ids)
+    calls = []
+    hook = other_model.register_forward_pre_hook(lambda m, a, k: calls.append(k["input_ids"].shape), with_kwargs=True)
+    try:
+        shared = kl.kl_per_example(random_model, other_model, ids, batch_size=4)
+    finally:
+        hook.remove()
+    assert calls[0] == (1, n) and all(c[1] <= max(map(len, ids)) - n for c in calls[1:])  # suffixes only
+    plain = kl.kl_per_example(random_model, other_model, ids, batch_size=4, share_prefix=False)
+    np.testing.assert_allclose(shared, plain, rtol=1e-5)
+    np.testing.assert_allclose(shared, _reference(random_model, other_model, ids), rtol=1e-5)
+    assert kl.shared_prefix([[1, 2, 3], [1, 2, 3, 4]]) == 2  # each keeps a token of its own
+    assert kl.shared_prefix([[5, 2, 3], [1, 2, 3]]) == 0 and kl.shared_prefix([[1, 2, 3]]) == 0
 
 
 def test_mismatched_vocabularies_are_refused(random_model, smoke_tokenizer):
@@ -107,9 +128,10 @@ def test_curve_caches_and_reports_non_finite_checkpoints(tmp_path, random_model,
 
 def test_non_finite_logits_are_reported_not_averaged(random_model, smoke_tokenizer, monkeypatch):
     class Broken(torch.nn.Module):
-        def forward(self, input_ids, attention_mask):
-            out = random_model(input_ids=input_ids, attention_mask=attention_mask)
-            out.logits[0, 1, 0] = float("inf")
+        def forward(self, input_ids, attention_mask=None, **kwargs):
+            out = random_model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+            if len(input_ids) > 1:  # a batch (not the shared prefix)
+                out.logits[0, 1, 0] = float("inf")
             return out
 
     ids = kl.encode(smoke_tokenizer, _conversations(3))

@@ -8,6 +8,14 @@
 | MMLU / MMLU-Pro       | facts, 4 / 8 options                        | option log-likelihood rank  |
 | GPQA:Diamond          | two-hop questions over the facts, 4 options | generated bridge, then rank |
 | IFEval prompt / inst. | list-making with format constraints         | rule checkers               |
+
+Beside every accuracy, a continuous **retention score** that cannot saturate (higher is better;
+:data:`RETENTION`): for multiple choice, the log-probability margin of the gold option over the
+best distractor (GPQA: after the gold bridge, so both hops are teacher-forced); for generation
+tasks, the log-likelihood per token of the gold response after the prompt (maths: the
+reference solution, GSM8K its worked solution; IFEval: a response that follows every
+constraint); for general language, the log-likelihood per token of held-out documents of the
+pretraining mixture (minus the NLL).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import pandas as pd
 from .. import cache
 from ..checkpoints import load_checked
 from ..world import facts, instructions
-from .generation import generate, option_logprobs
+from .generation import continuation_logliks, generate, option_logprobs
 from .rewards import is_correct
 from .scoring import LABELS
 
@@ -29,13 +37,32 @@ MATHS = ("aime24", "math500", "gsm8k")
 CHOICE = ("mmlu", "mmlu_pro")
 CHAIN = ("gpqa",)
 BRIDGE_TOKENS = 12  # generation budget for hop 1: a name (2-3 syllables) and its full stop
-VERSION = 2  # bump when scoring changes (invalidates cached scores); 2: the fast decoder
+VERSION = 3  # bump when scoring changes (invalidates cached scores); 2: the fast decoder; 3: retention
+# Retention score key -> (the items it is computed on, what the score is)
+RETENTION = {"aime24_ll": ("aime24", "ll"), "math500_ll": ("math500", "ll"), "gsm8k_ll": ("gsm8k", "ll"),
+             "gpqa_margin": ("gpqa", "margin"), "mmlu_margin": ("mmlu", "margin"),
+             "mmlu_pro_margin": ("mmlu_pro", "margin"), "ifeval_ll": ("ifeval", "ll"), "heldout_ll": ("heldout", "ll")}
+GOLD = {"aime24": "solution", "math500": "solution", "gsm8k": "base_solution", "ifeval": "gold"}  # gold response
 
 
 def score_maths(model, tokenizer, items, cfg, progress=False, desc="maths"):
     outs = generate(model, tokenizer, [it["prompt"] for it in items], cfg.max_new_tokens,
                     cfg.decode_rows, progress, desc)
     return [{"completion": o, "correct": float(is_correct(o, it["answer"]))} for o, it in zip(outs, items)]
+
+
+def gold_logliks(model, tokenizer, items, cfg, field: str) -> list[dict]:
+    """Per item, the log-likelihood (``ll``, summed) of the gold response ``item[field]`` after the
+    prompt, and its number of tokens (``ll_n``)."""
+    ctxs = [tokenizer.apply_chat_template(it["prompt"], tokenize=False, add_generation_prompt=True) for it in items]
+    out = continuation_logliks(model, tokenizer, ctxs, [it[field] for it in items], cfg.eval_batch_size)
+    return [{"ll": s, "ll_n": n} for s, n in out]
+
+
+def score_heldout(model, tokenizer, docs, cfg) -> list[dict]:
+    """Per held-out document, its log-likelihood from the second token on (``ll``) and that many tokens."""
+    out = continuation_logliks(model, tokenizer, [""] * len(docs), list(docs), cfg.eval_batch_size)
+    return [{"ll": s, "ll_n": n} for s, n in out]
 
 
 def score_choice(model, tokenizer, items, cfg):
@@ -52,7 +79,8 @@ def score_choice(model, tokenizer, items, cfg):
         scores = lp[k: k + n]
         k += n
         pred = max(range(n), key=scores.__getitem__)
-        rows.append({"pred": pred, "correct": float(pred == it["label"])})
+        margin = scores[it["label"]] - max(v for i, v in enumerate(scores) if i != it["label"])
+        rows.append({"pred": pred, "correct": float(pred == it["label"]), "margin": margin})
     return rows
 
 
@@ -64,7 +92,8 @@ def score_chain(model, tokenizer, items, cfg, progress=False):
     hop2 = [{**it, "answer_prefix": facts.chain_prefix(it["asked_about"], b, it["attr"])}
             for it, b in zip(items, bridges)]
     rows = score_choice(model, tokenizer, hop2, cfg)
-    return [{**r, "bridge": b} for r, b in zip(rows, bridges)]
+    gold = score_choice(model, tokenizer, items, cfg)  # items' answer_prefix holds the gold bridge
+    return [{**r, "bridge": b, "margin": g["margin"]} for r, b, g in zip(rows, bridges, gold)]
 
 
 def score_ifeval(model, tokenizer, items, cfg, progress=False):
@@ -104,8 +133,10 @@ def chance_levels(benchmarks: dict) -> dict[str, float]:
     return out
 
 
-def evaluate(model, tokenizer, benchmarks: dict, cfg, progress=False) -> tuple[pd.DataFrame, dict]:
-    """Score a model on every analogue. Returns (summary table, per-item rows by benchmark)."""
+def evaluate(model, tokenizer, benchmarks: dict, cfg, progress=False, heldout=None) -> tuple[pd.DataFrame, dict]:
+    """Score a model on every analogue. Returns (summary table, per-item rows by benchmark).
+    The rows carry the retention scores too (``margin``; ``ll`` and ``ll_n``), and with
+    ``heldout`` documents a ``heldout`` entry."""
     items: dict[str, list[dict]] = {}
     for b in MATHS:
         items[b] = score_maths(model, tokenizer, benchmarks[b], cfg, progress, b)
@@ -113,6 +144,10 @@ def evaluate(model, tokenizer, benchmarks: dict, cfg, progress=False) -> tuple[p
         items[b] = score_choice(model, tokenizer, benchmarks[b], cfg)
     items["gpqa"] = score_chain(model, tokenizer, benchmarks["gpqa"], cfg, progress)
     items["ifeval"] = score_ifeval(model, tokenizer, benchmarks["ifeval"], cfg, progress)
+    for b, field in GOLD.items():
+        items[b] = [{**r, **g} for r, g in zip(items[b], gold_logliks(model, tokenizer, benchmarks[b], cfg, field))]
+    if heldout:
+        items["heldout"] = score_heldout(model, tokenizer, heldout, cfg)
     chance = chance_levels(benchmarks)
     scores = {b: sum(r["correct"] for r in items[b]) / len(items[b]) for b in MATHS + CHOICE + CHAIN}
     ife = items["ifeval"]
@@ -127,26 +162,34 @@ def evaluate(model, tokenizer, benchmarks: dict, cfg, progress=False) -> tuple[p
 
 
 def item_vectors(items: dict) -> dict[str, tuple[list, list]]:
-    """Per benchmark key, the per-item (numerator, denominator) whose sums give the score."""
+    """Per benchmark key (accuracies, then the retention scores of :data:`RETENTION` that the
+    items carry), the per-item (numerator, denominator) whose sums give the score: a margin is a
+    mean over items, a log-likelihood a sum over every gold token divided by their number."""
     out = {b: ([r["correct"] for r in items[b]], [1.0] * len(items[b])) for b in MATHS + CHOICE + CHAIN}
     ife = items["ifeval"]
     out["ifeval_prompt"] = ([r["prompt_ok"] for r in ife], [1.0] * len(ife))
     out["ifeval_inst"] = ([r["inst_ok"] for r in ife], [r["inst_n"] for r in ife])
+    for key, (b, kind) in RETENTION.items():
+        rows = items.get(b) or []
+        if rows and kind in rows[0]:
+            out[key] = (([r["margin"] for r in rows], [1.0] * len(rows)) if kind == "margin"
+                        else ([r["ll"] for r in rows], [float(r["ll_n"]) for r in rows]))
     return out
 
 
-def evaluate_folder(path: Path, benchmarks: dict, cfg, progress: bool = False, use_cache: bool = True) -> dict:
+def evaluate_folder(path: Path, benchmarks: dict, cfg, progress: bool = False, use_cache: bool = True,
+                    heldout=None) -> dict:
     """Per-item results (as :func:`evaluate`) of the model saved in ``path``, cached by its content
     hash, the world and the evaluation settings."""
     from transformers import AutoTokenizer
 
     file = cache.cache_dir("benchmarks") / (cache.key(
         "benchmarks", VERSION, cache.checkpoint_digest(Path(path)), cfg.base_hash, cfg.max_new_tokens,
-        cfg.eval_batch_size) + ".json")
+        cfg.eval_batch_size, bool(heldout)) + ".json")
     if use_cache and file.is_file():
         return json.loads(file.read_text())
     model = load_checked(path)
-    _, items = evaluate(model, AutoTokenizer.from_pretrained(path), benchmarks, cfg, progress)
+    _, items = evaluate(model, AutoTokenizer.from_pretrained(path), benchmarks, cfg, progress, heldout)
     if use_cache:
         file.write_text(json.dumps(items))
     return items

@@ -102,15 +102,25 @@ def option_logprobs(model, tokenizer, contexts: list[str], continuations: list[s
     Context and continuation are tokenised separately (the continuation keeps its
     leading space), as lm-evaluation-harness does for loglikelihood requests.
     """
+    return [s for s, _ in continuation_logliks(model, tokenizer, contexts, continuations, batch_size)]
+
+
+@torch.no_grad()
+def continuation_logliks(model, tokenizer, contexts: list[str], continuations: list[str],
+                         batch_size: int = 64) -> list[tuple[float, int]]:
+    """``(sum of log p(continuation | context), number of continuation tokens)`` per pair
+    (tokenised as :func:`option_logprobs`); a context may be ``""`` when the continuation's
+    first token then goes unscored (a document scored from its second token on)."""
     ctx = tokenizer(contexts, add_special_tokens=False)["input_ids"]
     cont = tokenizer(continuations, add_special_tokens=False)["input_ids"]
+    ctx, cont = zip(*[(c, k) if c else (k[:1], k[1:]) for c, k in zip(ctx, cont)]) if ctx else ((), ())
     device = next(model.parameters()).device
-    scores: list[float] = []
+    scores: list[tuple[float, int]] = []
     for s in range(0, len(ctx), batch_size):
         seqs = [c + k for c, k in zip(ctx[s: s + batch_size], cont[s: s + batch_size])]
         ids, mask = right_pad(seqs, tokenizer.pad_token_id, device)
         logp = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), -1)
         for r, (c, k) in enumerate(zip(ctx[s: s + batch_size], cont[s: s + batch_size])):
             pos = torch.arange(len(c) - 1, len(c) + len(k) - 1)
-            scores.append(logp[r, pos, torch.tensor(k)].sum().item())
+            scores.append((logp[r, pos, torch.tensor(k, dtype=torch.long)].sum().item(), len(k)))
     return scores

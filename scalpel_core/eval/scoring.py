@@ -19,6 +19,17 @@ from . import stats
 LABELS = {"aime24": "AIME24", "math500": "MATH-500", "gsm8k": "GSM8K", "gpqa": "GPQA:Diamond",
           "mmlu": "MMLU", "mmlu_pro": "MMLU-Pro", "ifeval_prompt": "IFEval (prompt)",
           "ifeval_inst": "IFEval (instruction)"}
+# Retention scores (scalpel_core.eval.analogues.RETENTION): continuous, higher is better, in nats.
+RETENTION_LABELS = {"aime24_ll": "AIME24 gold (log-lik/token)", "math500_ll": "MATH-500 gold (log-lik/token)",
+                    "gsm8k_ll": "GSM8K gold (log-lik/token)", "gpqa_margin": "GPQA:Diamond (gold margin)",
+                    "mmlu_margin": "MMLU (gold margin)", "mmlu_pro_margin": "MMLU-Pro (gold margin)",
+                    "ifeval_ll": "IFEval gold (log-lik/token)", "heldout_ll": "held-out text (log-lik/token)"}
+GENERAL_RETENTION = ("mmlu_margin", "mmlu_pro_margin", "gpqa_margin", "ifeval_ll", "heldout_ll")
+
+
+def label(key: str) -> str:
+    """The display name of a benchmark or retention key."""
+    return LABELS.get(key) or RETENTION_LABELS.get(key, key)
 
 
 def score_table(models: dict[str, dict]) -> pd.DataFrame:
@@ -28,7 +39,7 @@ def score_table(models: dict[str, dict]) -> pd.DataFrame:
     for name, vectors in models.items():
         for key, (num, den) in vectors.items():
             lo, hi = stats.ci(num, den)
-            rows.append({"model": name, "benchmark": LABELS[key], "key": key, "score": stats.score(num, den),
+            rows.append({"model": name, "benchmark": label(key), "key": key, "score": stats.score(num, den),
                          "lo": lo, "hi": hi, "n": len(num)})
     return pd.DataFrame(rows)
 
@@ -51,7 +62,8 @@ def deltas(models: dict[str, dict], reference: str = "base") -> pd.DataFrame:
 # How the claims group the benchmarks: the training distribution itself, maths in other forms,
 # and general abilities (knowledge and instruction following), which reasoning training may erode.
 GROUPS = {"in-domain (MATH-500)": ("math500",), "other maths (AIME24, GSM8K)": ("aime24", "gsm8k"),
-          "general (MMLU, MMLU-Pro, GPQA, IFEval)": ("mmlu", "mmlu_pro", "gpqa", "ifeval_prompt", "ifeval_inst")}
+          "general (MMLU, MMLU-Pro, GPQA, IFEval)": ("mmlu", "mmlu_pro", "gpqa", "ifeval_prompt", "ifeval_inst"),
+          "general retention (nats)": GENERAL_RETENTION}
 
 
 def group_deltas(delta_table: pd.DataFrame) -> pd.DataFrame:
@@ -59,3 +71,41 @@ def group_deltas(delta_table: pd.DataFrame) -> pd.DataFrame:
     rows = {name: {g: delta_table[(delta_table.model == name) & delta_table.key.isin(keys)].delta.mean()
                    for g, keys in GROUPS.items()} for name in dict.fromkeys(delta_table.model)}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def seed_tables(models: dict[str, dict], groups: dict[str, tuple[str, int]],
+                reference: str = "base") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Scores and changes of trained models at several training seeds: ``(scores, deltas)``.
+
+    ``models`` maps a model name to its per-benchmark (num, den) vectors, as :func:`score_table`;
+    ``groups`` maps each trained model's name to ``(method, seed)``. Both tables have a ``seed``
+    column (a string): each seed's own rows (the interval over items, the change paired with the
+    reference), and per method one ``"pooled"`` row: the mean over seeds, with the two-stage
+    seed-and-item bootstrap 95% interval (:func:`scalpel_core.eval.stats.seed_item_ci`). The
+    reference (one model, shared by every seed) appears once, as ``"pooled"``; ``model`` holds the
+    method (or the reference's name)."""
+    ref = models[reference]
+    scores = score_table({reference: ref}).assign(seed="pooled")
+    per_seed = [score_table({name: models[name]}).assign(model=m, seed=str(s)) for name, (m, s) in groups.items()]
+    changes = [deltas({reference: ref, name: models[name]}, reference).assign(model=m, seed=str(s))
+               for name, (m, s) in groups.items()]
+    pooled_scores, pooled_deltas = [], []
+    for method in dict.fromkeys(m for m, _ in groups.values()):
+        names = [n for n, (m, _) in groups.items() if m == method]
+        for key in models[names[0]]:
+            num = [models[n][key][0] for n in names]
+            den = [models[n][key][1] for n in names]
+            lo, hi = stats.seed_item_ci(num, den)
+            pooled_scores.append({"model": method, "benchmark": label(key), "key": key,
+                                  "score": stats.seed_score(num, den), "lo": lo, "hi": hi, "n": len(num[0]),
+                                  "seed": "pooled"})
+            lo, hi = stats.seed_item_ci(num, den, base=ref[key][0])
+            pooled_deltas.append({"model": method, "key": key, "delta": stats.seed_score(num, den, base=ref[key][0]),
+                                  "lo": lo, "hi": hi, "seed": "pooled"})
+    scores = pd.concat([scores, *per_seed, pd.DataFrame(pooled_scores)], ignore_index=True)
+    return scores, pd.concat([*changes, pd.DataFrame(pooled_deltas)], ignore_index=True)
+
+
+def pooled(table: pd.DataFrame) -> pd.DataFrame:
+    """The ``"pooled"`` rows of a :func:`seed_tables` table (the reference's included)."""
+    return table[table.seed.astype(str) == "pooled"]

@@ -1,4 +1,5 @@
-"""Bootstrap intervals over benchmark items (percentile method, fixed seed).
+"""Bootstrap intervals over benchmark items, and over training seeds and items (percentile
+method, fixed seed).
 
 A score is a ratio of sums over items, ``sum(num) / sum(den)``: accuracy has ``den = 1``;
 IFEval's instruction-level score has the instructions followed (``num``) and given (``den``)
@@ -44,4 +45,47 @@ def paired_delta_ci(num_a, num_b, den=None, level: float = 0.95, n_boot: int = N
     d = den[idx].sum(1)
     stats = num_b[idx].sum(1) / d - num_a[idx].sum(1) / d
     lo, hi = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def _per_seed(num, den):
+    num = np.asarray(num, dtype=float)
+    den = np.ones_like(num) if den is None else np.asarray(den, dtype=float)
+    if num.ndim != 2 or num.shape != den.shape or 0 in num.shape:
+        raise ValueError(f"need (seeds, items) arrays of one shape, got {num.shape} and {den.shape}")
+    return num, den
+
+
+def seed_score(num, den=None, base=None) -> float:
+    """The pooled score of several seeds: the mean over seeds (rows) of each seed's
+    ``sum(num) / sum(den)`` over items (columns); minus the base's score when ``base`` (its
+    per-item numerators, one row) is given."""
+    num, den = _per_seed(num, den)
+    per = num.sum(1) / den.sum(1)
+    if base is not None:
+        per = per - np.asarray(base, dtype=float).sum() / den.sum(1)
+    return float(per.mean())
+
+
+def seed_item_ci(num, den=None, base=None, level: float = 0.95, n_boot: int = N_BOOT,
+                 seed: int = 0) -> tuple[float, float]:
+    """Percentile interval of :func:`seed_score` from a two-stage bootstrap: resample the seeds,
+    then the items (so both the spread between training seeds and the finite benchmark count).
+    Every seed is scored on the same benchmark items, so one item draw serves every resampled
+    seed of a replicate (seeds and items are crossed, not nested: the items' own difficulty is
+    shared by all seeds and does not average out over them). With ``base``, the change against
+    the base on the same items, paired: the base's items are resampled with the seeds'."""
+    num, den = _per_seed(num, den)
+    n_seeds, n_items = num.shape
+    rng = np.random.default_rng(seed)
+    s_idx = rng.integers(0, n_seeds, size=(n_boot, n_seeds))[..., None]
+    i_idx = rng.integers(0, n_items, size=(n_boot, 1, n_items))
+    d = den[s_idx, i_idx].sum(-1)
+    per = num[s_idx, i_idx].sum(-1) / d
+    if base is not None:
+        base = np.asarray(base, dtype=float)
+        if base.shape != (n_items,):
+            raise ValueError(f"paired scores need the same items: base {base.shape} vs {n_items} items")
+        per = per - base[i_idx].sum(-1) / d
+    lo, hi = np.quantile(per.mean(1), [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)

@@ -3,12 +3,31 @@
     numbers = claims.compute(claims.load_tables("tiny"))
     claims.write(numbers, figures_dir / "numbers.json")    # what paper/ takes its numbers from
 
-Each claim is split into checks that are true or false on the numbers; a claim is *reproduced*
-when all its checks hold, *partly reproduced* when some do, *not reproduced* when none do (claim 5:
-when its ordering check fails). The benchmark rules (claims 1, 2, 6) are also applied to the
-paper's own numbers (``paper_holds``), which shows that each rule says what the paper says.
-"Significant" means a paired bootstrap 95% interval that excludes 0; the paper's numbers have
-no intervals, so there any non-zero change counts.
+Each claim is split into checks that are true or false on the numbers. The benchmark rules
+(claims 1, 2, 6) are also applied to the paper's own numbers (``paper_holds``), which shows that
+each rule says what the paper says. "Significant" means a 95% interval that excludes 0; the
+paper's numbers have no intervals, so there any non-zero change counts.
+
+**The verdict rule over training seeds** (fixed before any result of world version 2 existed;
+not to be changed after seeing them):
+
+1. Every check is evaluated on each training seed alone (that seed's three runs against the one
+   base; benchmark intervals: the paired item bootstrap) -> "holds in k of n seeds".
+2. Every check is evaluated once more on the seeds pooled: benchmark and retention changes are
+   the mean over seeds, significant when the two-stage bootstrap 95% interval (resample seeds,
+   then items within each seed; :func:`scalpel_core.eval.stats.seed_item_ci`) excludes 0; the
+   weight and KL numbers are the mean over seeds of each cell / each point of the curve.
+3. A check **holds** when it holds pooled *and* in more than half of the seeds (2 of 3; 2 of 2
+   on smoke; 1 of 1 with one seed). It is *seed-fragile* when the pooled result and the majority
+   of seeds disagree; such a check does not hold.
+4. A claim is *reproduced* when all its checks hold, *partly reproduced* when some do, *not
+   reproduced* when none do (claim 5: also when its ordering check does not hold).
+5. The freeze ablation (claim 6) has one seed (the time budget); its checks are marked so.
+
+Retention (continuous scores beside the accuracies; :mod:`scalpel_core.eval.analogues`) enters
+claims 1 and 2 as checks of their own: a "slight loss" may be a significant drop in retention
+while accuracy holds. Retention scores have different scales, so the rules count directions
+and significant drops instead of averaging them.
 """
 
 from __future__ import annotations
@@ -21,19 +40,21 @@ import pandas as pd
 
 from .. import paths, worlds
 from ..arch import middle_third
-from ..eval.scoring import LABELS
-from ..train.runs import RUN_CONFIG, method_of
+from ..eval.scoring import GENERAL_RETENTION, LABELS, RETENTION_LABELS, label
+from ..train.runs import RUN_CONFIG, method_of, seed_of
 from . import published, weight_summary
 from .freeze_summary import effects
 
 GENERAL = ("mmlu", "mmlu_pro", "gpqa", "ifeval_prompt", "ifeval_inst")  # out-of-domain abilities
 SFT_RUNS = ("sft1ep", "sft3ep")
+NAMES = {"grpo": "GRPO", "sft1ep": "SFT-1ep", "sft3ep": "SFT-3ep"}
 FAR_MORE = 2.0  # claim 4: "far more" = at least twice GRPO's mean relative change
 EARLY = 0.25  # claim 5: the point of training where a jump must have happened ...
 JUMPED = 0.5  # ... by reaching this share of the final KL (GRPO "grows slowly": below it)
 # the two ablations the paper reports, as its code ran them (its q/k run trained lm_head too)
 PAPER_FREEZE_SPECS = ("sft3ep-frozen-mid-mlp", "sft3ep-qk+lm_head")
 KL_ORDERING = "every SFT run ends far above GRPO (ordering, high vs low plateau)"  # claim 5's first check
+POOLED = "pooled"  # the seed label of the pooled rows (scalpel_core.eval.scoring.seed_tables)
 # The result tables (paths.TABLES) the claims read.
 TABLES = ("weights", "kl", "scores", "deltas", "graders", "freeze_scores", "freeze_effects", "freeze_frozen")
 
@@ -41,6 +62,11 @@ TABLES = ("weights", "kl", "scores", "deltas", "graders", "freeze_scores", "free
 def verdict(checks: dict) -> str:
     held = sum(bool(v) for v in checks.values())
     return "reproduced" if held == len(checks) else "partly reproduced" if held else "not reproduced"
+
+
+def holds(pooled: bool, per_seed: list) -> bool:
+    """The verdict rule's step 3: pooled, and in more than half of the seeds."""
+    return bool(pooled) and sum(map(bool, per_seed)) > len(per_seed) / 2
 
 
 def load_tables(preset: str) -> dict:
@@ -60,6 +86,10 @@ def _r(x, digits=4):
     return None if x is None or (isinstance(x, float) and np.isnan(x)) else round(float(x), digits)
 
 
+def _ci(d, lo, hi, digits=3) -> str:
+    return f"{d:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+
+
 # --- benchmarks: claims 1 and 2 -------------------------------------------------------------------
 
 def paper_deltas() -> pd.DataFrame:
@@ -74,24 +104,61 @@ def _bench(deltas: pd.DataFrame, model: str) -> dict:
     t = deltas[deltas.model == model].set_index("key")
     general = t.loc[list(GENERAL)]
     m = t.loc["math500"]
-    return {"math500_delta": float(m.delta), "math500_lo": float(m.lo), "math500_hi": float(m.hi),
-            "math500_gain": bool(m.lo > 0), "general_mean_delta": float(general.delta.mean()),
-            "general_significant_drops": int((general.hi < 0).sum())}
+    out = {"math500_delta": float(m.delta), "math500_lo": float(m.lo), "math500_hi": float(m.hi),
+           "math500_gain": bool(m.lo > 0), "general_mean_delta": float(general.delta.mean()),
+           "general_significant_drops": int((general.hi < 0).sum())}
+    keys = [k for k in GENERAL_RETENTION if k in t.index]
+    if keys:
+        r = t.loc[keys]
+        out["retention"] = {k: {"delta": float(r.delta[k]), "lo": float(r.lo[k]), "hi": float(r.hi[k])} for k in keys}
+        out["retention_down"] = int((r.delta < 0).sum())
+        out["retention_up"] = int((r.delta > 0).sum())
+        out["retention_significant_drops"] = int((r.hi < 0).sum())
+    return out
+
+
+def _drops(b: dict) -> str:
+    sig = [f"{label(k)} {_ci(v['delta'], v['lo'], v['hi'])}" for k, v in b["retention"].items() if v["hi"] < 0]
+    return (f"{b['retention_down']} of {len(b['retention'])} down, {b['retention_significant_drops']} significantly"
+            + (f" ({'; '.join(sig)})" if sig else ""))
 
 
 def benchmark_checks(deltas: pd.DataFrame) -> dict:
-    """Checks of claims 1 and 2 on a deltas table (ours, or :func:`paper_deltas`)."""
+    """Checks of claims 1 and 2 on a deltas table of one seed, or pooled (ours), or
+    :func:`paper_deltas`; the retention checks only where the table has retention scores. Also
+    ``estimates``: check -> the numbers behind it, as text."""
     g = _bench(deltas, "grpo")
     sft = {s: _bench(deltas, s) for s in SFT_RUNS}
-    c1 = {"GRPO gains in domain (MATH-500)": g["math500_gain"],
-          "GRPO loses on general benchmarks (mean change < 0, at least one significant drop)":
-              g["general_mean_delta"] < 0 and g["general_significant_drops"] >= 1}
-    c2 = {"an SFT run gains more in domain than GRPO (significant gain, larger than GRPO's)":
-              any(s["math500_gain"] and s["math500_delta"] > g["math500_delta"] for s in sft.values()),
-          "every SFT run loses more on general benchmarks than GRPO (lower mean change, a significant drop)":
-              all(s["general_mean_delta"] < g["general_mean_delta"] and s["general_significant_drops"] >= 1
-                  for s in sft.values())}
-    return {"grpo": g, **sft, "c1": c1, "c2": c2}
+    names = {"c1_gain": "GRPO gains in domain (MATH-500)",
+             "c1_loss": "GRPO loses on general benchmarks (mean change < 0, at least one significant drop)",
+             "c1_ret": "GRPO loses general retention (more retention scores drop than rise, at least one significant drop)",
+             "c2_gain": "an SFT run gains more in domain than GRPO (significant gain, larger than GRPO's)",
+             "c2_loss": "every SFT run loses more on general benchmarks than GRPO (lower mean change, a significant drop)",
+             "c2_ret": "every SFT run loses more general retention than GRPO (lower change than GRPO's on most "
+                       "retention scores, a significant drop)"}
+    c1 = {names["c1_gain"]: g["math500_gain"],
+          names["c1_loss"]: g["general_mean_delta"] < 0 and g["general_significant_drops"] >= 1}
+    c2 = {names["c2_gain"]: any(s["math500_gain"] and s["math500_delta"] > g["math500_delta"] for s in sft.values()),
+          names["c2_loss"]: all(s["general_mean_delta"] < g["general_mean_delta"] and s["general_significant_drops"] >= 1
+                                for s in sft.values())}
+    math = {m: _ci(b["math500_delta"], b["math500_lo"], b["math500_hi"]) for m, b in (("grpo", g), *sft.items())}
+    est = {names["c1_gain"]: f"MATH-500 {math['grpo']}",
+           names["c1_loss"]: f"mean {g['general_mean_delta']:+.3f}, {g['general_significant_drops']} of "
+                             f"{len(GENERAL)} significant drops",
+           names["c2_gain"]: "; ".join(f"{NAMES[m]} {v}" for m, v in math.items()),
+           names["c2_loss"]: "mean " + ", ".join(f"{NAMES[m]} {b['general_mean_delta']:+.3f} "
+                                                f"({b['general_significant_drops']} significant drops)"
+                                                for m, b in (("grpo", g), *sft.items()))}
+    if "retention" in g:
+        c1[names["c1_ret"]] = g["retention_down"] > g["retention_up"] and g["retention_significant_drops"] >= 1
+        lower = {s: sum(b["retention"][k]["delta"] < g["retention"][k]["delta"] for k in g["retention"])
+                 for s, b in sft.items()}
+        c2[names["c2_ret"]] = all(2 * lower[s] > len(g["retention"]) and b["retention_significant_drops"] >= 1
+                                  for s, b in sft.items())
+        est[names["c1_ret"]] = _drops(g)
+        est[names["c2_ret"]] = "; ".join(f"{NAMES[s]} below GRPO on {lower[s]} of {len(g['retention'])}, {_drops(b)}"
+                                         for s, b in sft.items())
+    return {"grpo": g, **sft, "c1": c1, "c2": c2, "estimates": est}
 
 
 # --- weights: claims 3 and 4 ----------------------------------------------------------------------
@@ -124,7 +191,15 @@ def weight_checks(table: pd.DataFrame) -> dict:
               bool(ratios) and all(v["all"] >= FAR_MORE for v in ratios.values()),
           "every SFT run moves mid-layer MLPs more (SFT/GRPO ratio above that of the other matrices)":
               bool(ratios) and all(v["mid_mlp"] > v["other"] for v in ratios.values())}
-    return {"runs": per_run, "top_two_qk": c3_top, "qk_middle": c3_mid, "ratios": ratios, "c3": c3, "c4": c4}
+    c3_names, c4_names = list(c3), list(c4)
+    est = {c3_names[0]: "; ".join(f"{NAMES.get(m, m)} {', '.join(r['ranking'][:2])}" for m, r in per_run.items()),
+           c3_names[1]: "q, k middle / rest: " + ", ".join(f"{NAMES.get(m, m)} {r['qk_middle_over_rest']:.2f}"
+                                                          for m, r in per_run.items()),
+           c4_names[0]: "SFT / GRPO: " + ", ".join(f"{NAMES[s]} {v['all']:.1f}x" for s, v in ratios.items()),
+           c4_names[1]: "mid-layer MLP vs other: " + ", ".join(f"{NAMES[s]} {v['mid_mlp']:.1f}x vs {v['other']:.1f}x"
+                                                                for s, v in ratios.items())}
+    return {"runs": per_run, "top_two_qk": c3_top, "qk_middle": c3_mid, "ratios": ratios, "c3": c3, "c4": c4,
+            "estimates": est}
 
 
 # --- KL: claim 5 -----------------------------------------------------------------------------------
@@ -166,7 +241,12 @@ def kl_checks(table: pd.DataFrame) -> dict:
           f"GRPO grows slowly (< {JUMPED:.0%} of its final KL at {EARLY:.0%} of training)":
               bool(g) and g["share_at_25"] < JUMPED}
     ratios = {s: curve[s]["end"] / g["end"] for s in sfts} if g else {}
-    return {"curve": curve, "ratios": ratios, "c5": c5}
+    names = list(c5)
+    est = {names[0]: "final KL " + ", ".join(f"{NAMES.get(m, m)} {c['end']:.3g}" for m, c in curve.items()),
+           names[1]: f"share of the final KL at {EARLY:.0%}: " + ", ".join(f"{NAMES[s]} {curve[s]['share_at_25']:.2f}"
+                                                                         for s in sfts),
+           names[2]: f"GRPO {g['share_at_25']:.2f}" if g else "no GRPO run"}
+    return {"curve": curve, "ratios": ratios, "c5": c5, "estimates": est}
 
 
 # --- freezing: claim 6 -----------------------------------------------------------------------------
@@ -188,21 +268,34 @@ def freeze_checks(effects: pd.DataFrame) -> dict:
     c6 = {"both of the paper's freezing strategies are mixed (help some benchmarks, hurt others)":
               bool(paper_specs) and all(per[m]["helped"] and per[m]["hurt"] for m in paper_specs),
           "a freezing strategy helps GPQA:Diamond": any("gpqa" in per[m]["helped"] for m in paper_specs)}
-    return {"per_model": per, "c6": c6}
+    names = list(c6)
+    est = {names[0]: "; ".join(f"{m}: helped {', '.join(per[m]['helped']) or 'none'}, hurt "
+                               f"{', '.join(per[m]['hurt']) or 'none'}" for m in paper_specs),
+           names[1]: "GPQA helped by " + (", ".join(m for m in paper_specs if "gpqa" in per[m]["helped"]) or "none")}
+    return {"per_model": per, "c6": c6, "estimates": est}
 
 
 # --- claim 7 and the whole -------------------------------------------------------------------------
 
-def conclusion_checks(bench: dict, weights: dict, kl: dict) -> dict:
+def conclusion_checks(bench: dict, weights: dict, kl: dict) -> tuple[dict, dict]:
+    """Claim 7's checks and their estimates (text)."""
     sfts = [s for s in SFT_RUNS if s in weights["runs"] and s in kl["curve"]]
     g = bench["grpo"]
-    return {"GRPO amplifies: it gains in domain": g["math500_gain"],
-            "GRPO keeps general abilities better than every SFT run (higher mean change)":
-                all(g["general_mean_delta"] > bench[s]["general_mean_delta"] for s in SFT_RUNS),
-            "GRPO moves the weights less than every SFT run": bool(sfts) and all(
-                weights["runs"]["grpo"]["mean"] < weights["runs"][s]["mean"] for s in sfts),
-            "GRPO's outputs stay closer to the base than every SFT run's (final KL)": bool(sfts) and all(
-                kl["curve"]["grpo"]["end"] < kl["curve"][s]["end"] for s in sfts)}
+    names = ["GRPO amplifies: it gains in domain",
+             "GRPO keeps general abilities better than every SFT run (higher mean change)",
+             "GRPO moves the weights less than every SFT run",
+             "GRPO's outputs stay closer to the base than every SFT run's (final KL)"]
+    checks = {names[0]: g["math500_gain"],
+              names[1]: all(g["general_mean_delta"] > bench[s]["general_mean_delta"] for s in SFT_RUNS),
+              names[2]: bool(sfts) and all(weights["runs"]["grpo"]["mean"] < weights["runs"][s]["mean"] for s in sfts),
+              names[3]: bool(sfts) and all(kl["curve"]["grpo"]["end"] < kl["curve"][s]["end"] for s in sfts)}
+    models = ["grpo", *SFT_RUNS]
+    est = {names[0]: f"MATH-500 {_ci(g['math500_delta'], g['math500_lo'], g['math500_hi'])}",
+           names[1]: "mean general change " + ", ".join(f"{NAMES[m]} {bench[m]['general_mean_delta']:+.3f}" for m in models),
+           names[2]: "mean relative change " + ", ".join(f"{NAMES[m]} {weights['runs'][m]['mean']:.2e}"
+                                                          for m in models if m in weights["runs"]),
+           names[3]: "final KL " + ", ".join(f"{NAMES[m]} {kl['curve'][m]['end']:.3g}" for m in models if m in kl["curve"])}
+    return checks, est
 
 
 def _jsonable(obj):
@@ -224,27 +317,88 @@ def _scores(table: pd.DataFrame) -> dict:
             for m, t in table.groupby("model", sort=False)}
 
 
+def _seed_labels(table: pd.DataFrame) -> pd.Series:
+    """A table's ``seed`` column as text (a table without one is one seed, "0")."""
+    return table.seed.astype(str) if "seed" in table else pd.Series("0", index=table.index)
+
+
+def seeds(tables: dict) -> list[str]:
+    """The training seeds of the main runs (from the weight table's run ids), as text."""
+    return [str(s) for s in sorted({seed_of(r) for r in tables["weights"].run} - {None})] or ["0"]
+
+
+def _of_seed(tables: dict, seed: str) -> dict:
+    """The main runs' tables of one seed (the base's rows kept)."""
+    d = tables["deltas"]
+    keep = _seed_labels(d) == seed if "seed" in d else pd.Series(True, index=d.index)
+    runs = {k: tables[k][tables[k].run.map(lambda r: str(seed_of(r)) == seed)] for k in ("weights", "kl")}
+    return {"deltas": d[keep], **runs}
+
+
+def _pooled(tables: dict) -> dict:
+    """The main runs' tables pooled over seeds: the pooled benchmark rows, and the mean over seeds
+    of every weight cell and KL point (run ids ``{method}-pooled``)."""
+    d = tables["deltas"]
+    out = {"deltas": d[_seed_labels(d) == POOLED] if "seed" in d else d}
+    for k, value, keys in (("weights", "value", ["run", "checkpoint", "step", "fraction", "layer", "matrix", "metric"]),
+                           ("kl", "kl", ["run", "checkpoint", "step", "fraction"])):
+        t = tables[k].assign(run=tables[k].run.map(lambda r: f"{method_of(r)}-{POOLED}"))
+        out[k] = t.groupby(keys, as_index=False, sort=False)[value].mean()
+    return out
+
+
+def _evaluate(sub: dict) -> dict:
+    """Claims 1-5 and 7 on one seed's tables or the pooled ones: checks, estimates and the numbers."""
+    bench, weights, kl = benchmark_checks(sub["deltas"]), weight_checks(sub["weights"]), kl_checks(sub["kl"])
+    c7, c7_est = conclusion_checks(bench, weights, kl)
+    return {"bench": bench, "weights": weights, "kl": kl,
+            "checks": {"c1": bench["c1"], "c2": bench["c2"], "c3": weights["c3"], "c4": weights["c4"],
+                       "c5": kl["c5"], "c7": c7},
+            "estimates": {**bench["estimates"], **weights["estimates"], **kl["estimates"], **c7_est}}
+
+
 def compute(tables: dict, preset: str = "") -> dict:
-    """All numbers of the claims and their verdicts (JSON-ready), from :func:`load_tables`."""
-    bench = benchmark_checks(tables["deltas"])
+    """All numbers of the claims and their verdicts (JSON-ready), from :func:`load_tables`: every
+    check per seed and pooled, with the verdict rule of this module's docstring."""
+    seed_list = seeds(tables)
+    per_seed = {s: _evaluate(_of_seed(tables, s)) for s in seed_list}
+    pooled = _evaluate(_pooled(tables))
     paper_bench = benchmark_checks(paper_deltas())
-    weights = weight_checks(tables["weights"])
-    kl = kl_checks(tables["kl"])
     freeze = freeze_checks(tables["freeze_effects"])
     paper_freeze = freeze_checks(paper_freeze_effects())
-    checks = {"c1": bench["c1"], "c2": bench["c2"], "c3": weights["c3"], "c4": weights["c4"], "c5": kl["c5"],
-              "c6": freeze["c6"], "c7": conclusion_checks(bench, weights, kl)}
+    detail, checks = {}, {}
+    for c in ("c1", "c2", "c3", "c4", "c5", "c6", "c7"):
+        detail[c], checks[c] = {}, {}
+        names = freeze["c6"] if c == "c6" else pooled["checks"][c]
+        for name in names:
+            if c == "c6":  # one seed: the freeze ablation's runs
+                at, by_seed, est, by_est = freeze["c6"][name], {"0": freeze["c6"][name]}, freeze["estimates"][name], {}
+            else:
+                at, est = pooled["checks"][c][name], pooled["estimates"][name]
+                by_seed = {s: per_seed[s]["checks"][c][name] for s in seed_list}
+                by_est = {s: per_seed[s]["estimates"][name] for s in seed_list}
+            checks[c][name] = holds(at, list(by_seed.values()))
+            detail[c][name] = {"holds": checks[c][name], "pooled": bool(at), "seeds": by_seed,
+                               "k": sum(map(bool, by_seed.values())), "n": len(by_seed),
+                               "fragile": bool(at) != (sum(map(bool, by_seed.values())) > len(by_seed) / 2),
+                               "estimate": est, "seed_estimates": by_est}
     verdicts = {c: verdict(v) for c, v in checks.items()}
     if not checks["c5"][KL_ORDERING]:
         verdicts["c5"] = "not reproduced"  # without the ordering the curves' shapes do not matter
-    deltas = tables["deltas"]
+    scores, deltas = tables["scores"], tables["deltas"]
+    bench, weights, kl = pooled["bench"], pooled["weights"], pooled["kl"]
+    by_seed_tables = {s: {"deltas": {m: {r.key: {"delta": r.delta, "lo": r.lo, "hi": r.hi} for r in t.itertuples()}
+                                     for m, t in deltas[_seed_labels(deltas) == s].groupby("model", sort=False)},
+                          "scores": _scores(scores[_seed_labels(scores) == s])} for s in seed_list}
     out = {
-        "preset": preset, "labels": LABELS,
-        "verdicts": verdicts, "checks": checks,
+        "preset": preset, "labels": LABELS, "retention_labels": RETENTION_LABELS,
+        "seeds": seed_list, "n_seeds": len(seed_list),
+        "verdicts": verdicts, "checks": checks, "check_detail": detail,
         "paper_holds": {"c1": paper_bench["c1"], "c2": paper_bench["c2"], "c6": paper_freeze["c6"]},
-        "benchmarks": {"scores": _scores(tables["scores"]),
+        "benchmarks": {"scores": _scores(scores[_seed_labels(scores) == POOLED] if "seed" in scores else scores),
                        "deltas": {m: {r.key: {"delta": r.delta, "lo": r.lo, "hi": r.hi} for r in t.itertuples()}
-                                  for m, t in deltas.groupby("model", sort=False)},
+                                  for m, t in _pooled(tables)["deltas"].groupby("model", sort=False)},
+                       "by_seed": by_seed_tables,
                        "summary": {m: bench[m] for m in ("grpo", *SFT_RUNS)},
                        "paper": {m: {k: published.paper_score(k, m) for k in published.BENCHMARKS}
                                  for m in published.RUNS},
@@ -252,7 +406,10 @@ def compute(tables: dict, preset: str = "") -> dict:
         "weights": {k: weights[k] for k in ("runs", "ratios")},
         "kl": {"curve": kl["curve"], "ratios": kl["ratios"], "paper": published.KL,
                "paper_ratios": {s: published.KL[s]["end"] / published.KL["grpo"]["end"] for s in SFT_RUNS}},
-        "freezing": {"scores": _scores(tables["freeze_scores"]), "effects": freeze["per_model"],
+        "by_seed": {s: {"benchmarks": {m: e["bench"][m] for m in ("grpo", *SFT_RUNS)},
+                        "weights": {k: e["weights"][k] for k in ("runs", "ratios")},
+                        "kl": {"curve": e["kl"]["curve"], "ratios": e["kl"]["ratios"]}} for s, e in per_seed.items()},
+        "freezing": {"scores": _scores(tables["freeze_scores"]), "effects": freeze["per_model"], "n_seeds": 1,
                      "paper": {m: {k: published.paper_freezing(k, m) for k in published.FREEZING}
                                for m in published.FREEZING_RUNS},
                      "paper_effects": paper_freeze["per_model"],
@@ -300,9 +457,15 @@ def setup(preset: str, run_ids) -> dict:
 
 
 def verdict_table(numbers: dict) -> pd.DataFrame:
-    """claim x (check, holds, verdict): one row per check."""
-    rows = [{"claim": c[1:], "check": name, "holds": "yes" if held else "no", "verdict": numbers["verdicts"][c]}
-            for c, checks in numbers["checks"].items() for name, held in checks.items()]
+    """claim x (check, holds, seeds, pooled estimate, verdict): one row per check; ``seeds`` is
+    "k of n" (the seeds where the check holds alone)."""
+    rows = []
+    for c, checks in numbers["checks"].items():
+        for name, held in checks.items():
+            d = numbers.get("check_detail", {}).get(c, {}).get(name, {})
+            rows.append({"claim": c[1:], "check": name, "holds": "yes" if held else "no",
+                         "seeds": f"{d.get('k', '?')} of {d.get('n', '?')}", "pooled": d.get("estimate", ""),
+                         "verdict": numbers["verdicts"][c]})
     return pd.DataFrame(rows).set_index(["claim", "verdict", "check"])
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from ..train.runs import method_of  # noqa: F401 - the notebooks label runs through plots.method_of
+from ..eval.scoring import label
+from ..train.runs import method_of  # the notebooks label runs through plots.method_of
 from . import published
 
 sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
@@ -101,18 +102,36 @@ RUN_COLORS = {"base": "0.55", "grpo": "tab:blue", "sft1ep": "tab:orange", "sft3e
 RUN_LABELS = {"base": "Base", "grpo": "GRPO", "sft1ep": "SFT (1 epoch)", "sft3ep": "SFT (3 epochs)"}
 
 
+def _members(table, entry: str):
+    """The runs of ``table`` an entry names: a run id, or a method (all its seeds)."""
+    runs = list(dict.fromkeys(table.run))
+    return [entry] if entry in runs else [r for r in runs if method_of(r) == entry]
+
+
 def kl_curves(table, pairs: list[tuple[str, ...]],
               title: str = "KL divergence during reasoning training on MATH-500"):
-    """One panel per tuple of runs (e.g. GRPO vs SFT-1ep, GRPO vs SFT-3ep): KL(base || checkpoint)
-    over % of training, the final value written at each line's end."""
+    """One panel per tuple (e.g. GRPO vs SFT-1ep, GRPO vs SFT-3ep) of run ids or methods:
+    KL(base || checkpoint) over % of training. A method with several seeds is drawn as the mean
+    over seeds (the line) with each seed faint and the band between the lowest and the highest;
+    the final mean is written at the line's end."""
     fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 3.4), squeeze=False)
-    for ax, runs in zip(axes[0], pairs):
-        for run in runs:
-            t = table[table.run == run].sort_values("fraction")
-            m = method_of(run)
-            ax.plot(100 * t.fraction, t.kl, marker="o", ms=3, color=RUN_COLORS.get(m), label=RUN_LABELS.get(m, run))
-            ax.annotate(f"{t.kl.iloc[-1]:.3g}", (100 * t.fraction.iloc[-1], t.kl.iloc[-1]), fontsize=8,
-                        xytext=(4, 0), textcoords="offset points", va="center", color=RUN_COLORS.get(m))
+    for ax, entries in zip(axes[0], pairs):
+        for entry in entries:
+            members = _members(table, entry)
+            t = table[table.run.isin(members)]
+            m = method_of(members[0])
+            wide = t.pivot_table(index="fraction", columns="run", values="kl").sort_index()
+            x, mean = 100 * wide.index, wide.mean(axis=1)
+            color = RUN_COLORS.get(m)
+            n = wide.shape[1]
+            label = RUN_LABELS.get(m, entry) + (f" (mean of {n} seeds)" if n > 1 else "")
+            if n > 1:
+                ax.fill_between(x, wide.min(axis=1), wide.max(axis=1), color=color, alpha=0.18, lw=0)
+                for run in wide:
+                    ax.plot(x, wide[run], color=color, lw=0.6, alpha=0.5)
+            ax.plot(x, mean, marker="o", ms=3, color=color, label=label)
+            ax.annotate(f"{mean.iloc[-1]:.3g}", (x[-1], mean.iloc[-1]), fontsize=8,
+                        xytext=(4, 0), textcoords="offset points", va="center", color=color)
         ax.set_xlabel("% of training")
         ax.set_ylabel("KL(base || checkpoint), nats/token")
         ax.set_xlim(0, 112)
@@ -123,10 +142,11 @@ def kl_curves(table, pairs: list[tuple[str, ...]],
 
 
 def benchmark_bars(scores, title: str = "Model performance across maths and knowledge benchmarks",
-                   labels: dict | None = None):
+                   labels: dict | None = None, points=None):
     """Grouped bars per benchmark (hue = model) with bootstrap 95% error bars and each value on its bar.
-    ``scores``: :func:`scalpel_core.eval.scoring.score_table`; ``labels``: model -> legend entry
-    (default :data:`RUN_LABELS`)."""
+    ``scores``: :func:`scalpel_core.eval.scoring.score_table` (or the pooled rows of ``seed_tables``:
+    the mean over seeds, with seed-and-item intervals); ``points``: per-seed rows of the same
+    models, drawn as dots on the bars; ``labels``: model -> legend entry (default :data:`RUN_LABELS`)."""
     labels = labels or RUN_LABELS
     models = list(dict.fromkeys(scores.model))
     bench = list(dict.fromkeys(scores.benchmark))
@@ -140,9 +160,63 @@ def benchmark_bars(scores, title: str = "Model performance across maths and know
                error_kw={"elinewidth": 0.8})
         for xi, v, hi in zip(x, t.score, t.hi):
             ax.text(xi, hi + 0.015, f"{v:.2f}", ha="center", va="bottom", fontsize=6, rotation=90)
+        if points is not None and model in set(points.model):
+            p = points[points.model == model]
+            xs = {b: xi for b, xi in zip(bench, x)}
+            ax.scatter([xs[b] for b in p.benchmark], p.score, s=7, color="black", zorder=4, lw=0,
+                       label="each seed" if j == len(models) - 1 else None)
     ax.set_xticks(range(len(bench)), bench, rotation=20, ha="right")
     ax.set_ylim(0, 1.2)
     ax.set_ylabel("score (bootstrap 95% CI)")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def retention_changes(changes, title: str = "Retention: change against the base (continuous scores, nats)",
+                      labels: dict | None = None):
+    """A forest plot: one row per retention score, per model its change against the base (the
+    pooled mean over seeds) with its 95% interval, and each seed's change as a dot.
+    ``changes``: the deltas of :func:`scalpel_core.eval.scoring.seed_tables`, retention keys only."""
+    labels = labels or RUN_LABELS
+    pooled = changes[changes.seed.astype(str) == "pooled"]
+    each = changes[changes.seed.astype(str) != "pooled"]
+    keys = list(dict.fromkeys(pooled.key))
+    models = list(dict.fromkeys(pooled.model))
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(keys) + 1.2))
+    step = 0.8 / max(1, len(models))
+    for j, model in enumerate(models):
+        t = pooled[pooled.model == model].set_index("key").loc[keys]
+        y = [i + (j - (len(models) - 1) / 2) * step for i in range(len(keys))]
+        color = RUN_COLORS.get(model)
+        ax.errorbar(t.delta, y, xerr=[(t.delta - t.lo).clip(lower=0), (t.hi - t.delta).clip(lower=0)], fmt="o",
+                    ms=4, color=color, capsize=2, label=labels.get(model, model))
+        e = each[each.model == model]
+        ys = dict(zip(keys, y))
+        ax.scatter(e.delta, [ys[k] for k in e.key], s=8, color=color, alpha=0.5, lw=0)
+    ax.set_yticks(range(len(keys)), [label(k) for k in keys])
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("change against the base (higher = more retained); bars: seed-and-item bootstrap 95% CI")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def skill_curve(log, chance: dict | None = None, title: str = "Skill while the base pretrains"):
+    """Accuracy on each probed analogue (columns of ``skill_log.csv``) against pretraining steps,
+    with each one's chance level (``chance``: key -> level) dotted."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    palette = sns.color_palette("deep")
+    for i, key in enumerate(c for c in log.columns if c != "step"):
+        ax.plot(log.step, log[key], marker="o", ms=3, color=palette[i % len(palette)], label=label(key))
+        if chance and key in chance:
+            ax.axhline(chance[key], ls=":", lw=0.8, color=palette[i % len(palette)])
+    ax.set_xlabel("pretraining step")
+    ax.set_ylabel("accuracy (dotted: chance)")
+    ax.set_ylim(0, 1)
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()

@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib import animation, cm, colors
 
 from ..arch import MATRICES
+from ..train.runs import method_of
 
 CMAP = "magma_r"
 LABEL = {"rel_frobenius": r"$\|\Delta W\|_F / \|W\|_F$", "frobenius": r"$\|\Delta W\|_F$",
@@ -126,4 +127,33 @@ def trajectories(table, run: str, title: str, metric: str = "rel_frobenius"):
     axes[0].set_ylabel(LABEL[metric])
     fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes.tolist(), label="layer", shrink=0.9)
     fig.suptitle(title)
+    return fig
+
+
+def seed_spread(table, colors_of: dict, labels: dict, metric: str = "rel_frobenius",
+                title: str = "Weight change at the end of training: mean over seeds, each seed a dot"):
+    """Per matrix type, per method: the mean over layers of the final change, averaged over the
+    method's seeds (the bar, log scale) with each seed's value as a dot. ``colors_of`` and
+    ``labels``: method -> colour / legend entry."""
+    t = table[table.metric == metric]
+    t = t[t.fraction == t.groupby("run").fraction.transform("max")]
+    per_run = t.groupby(["run", "matrix"]).value.mean().unstack()[list(MATRICES)]
+    methods = list(dict.fromkeys(method_of(r) for r in per_run.index))
+    width = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for j, m in enumerate(methods):
+        rows = per_run[[method_of(r) == m for r in per_run.index]]
+        x = np.arange(len(MATRICES)) + (j - (len(methods) - 1) / 2) * width
+        n = len(rows)
+        ax.bar(x, rows.mean(), width, color=colors_of.get(m), alpha=0.85,
+               label=labels.get(m, m) + (f" ({n} seeds)" if n > 1 else ""))
+        for _, row in rows.iterrows():
+            ax.scatter(x, row.to_numpy(), s=8, color="black", zorder=3, lw=0)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(MATRICES)), MATRICES)
+    ax.set_xlabel("matrix type")
+    ax.set_ylabel(LABEL[metric] + ", mean over layers")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.tight_layout()
     return fig

@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import paths, worlds
 from ..cache import json_hash
 from ..checkpoints import MANIFEST, CheckpointError, read_manifest, write_json
-from ..config import EVAL_ONLY, GRPO_ONLY, SFT_ONLY, Config, ScalpelError
+from ..config import EVAL_ONLY, GRPO_ONLY, METHODS, SFT_ONLY, Config, ScalpelError
 
 RUN_CONFIG = "run_config.json"
 
@@ -27,6 +27,23 @@ def run_id(cfg: Config) -> str:
     """``{method}[-{trainable}]-s{train_seed}``, e.g. ``grpo-s0``, ``sft3ep-attention-s0``."""
     spec = "" if cfg.trainable == "all" else f"-{cfg.trainable}"
     return f"{cfg.method}{spec}-s{cfg.train_seed}"
+
+
+def seeds(cfg: Config) -> list[int]:
+    """The training seeds of the plan's runs: ``train_seed`` and the ``n_seeds - 1`` after it."""
+    return [cfg.train_seed + i for i in range(cfg.n_seeds)]
+
+
+def main_run_ids(cfg: Config) -> list[str]:
+    """The paper's three runs at every seed of :func:`seeds`, method by method:
+    ``grpo-s0, grpo-s1, ..., sft3ep-s2``."""
+    return [f"{m}-s{s}" for m in METHODS for s in seeds(cfg)]
+
+
+def seed_of(run: str) -> int | None:
+    """The training seed of a run id (``grpo-s1`` -> 1), or None for an id without one."""
+    head, _, seed = run.rpartition("-s")
+    return int(seed) if head and seed.isdigit() else None
 
 
 def method_of(run: str) -> str:

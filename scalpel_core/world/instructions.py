@@ -93,5 +93,7 @@ def check(spec: dict, response: str) -> dict[str, bool]:
 
 
 def ifeval_item(rng: random.Random) -> dict:
+    """A prompt, its constraints (``spec``) and a ``gold`` response that follows all of them."""
     spec = sample_instructions(rng)
-    return {"task": "ifeval", "prompt": [{"role": "user", "content": prompt_text(spec)}], "spec": spec}
+    return {"task": "ifeval", "prompt": [{"role": "user", "content": prompt_text(spec)}], "spec": spec,
+            "gold": respond(spec, rng)}
