@@ -115,6 +115,28 @@ def test_real_presets_have_no_base_to_build():
         build_base(config.load("paper"))
 
 
+def test_skill_is_logged_against_steps_and_the_world_version_recorded(tmp_path, monkeypatch, smoke_world):
+    """A skill probe runs every 10% of pretraining; its rows land in skill_log.csv beside the base,
+    and base_meta.json records the world version."""
+    import pandas as pd
+
+    from scalpel_core import config
+
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path))
+    cfg = config.load("smoke", pretrain_steps=20)
+    calls = []
+
+    def probe(model, tokenizer, world):
+        calls.append(world is smoke_world and not model.training)
+        return {"mmlu": 0.25 + 0.01 * len(calls)}
+
+    path = build_base(cfg, progress=False, world=smoke_world, skill=probe)
+    log = pd.read_csv(path / base_mod.SKILL_LOG)
+    assert log.step.tolist() == list(range(2, 21, 2)) and all(calls)
+    assert log.mmlu.tolist() == pytest.approx([0.25 + 0.01 * k for k in range(1, 11)])
+    assert json.loads((path / "base_meta.json").read_text())["world_version"] == config.WORLD_VERSION == 2
+
+
 def test_pretraining_callback_sees_skill_checkpoints(smoke_cfg, smoke_world, smoke_tokenizer):
     """``callback`` runs every 10% of training, on the model in eval mode (for skill vs steps)."""
     from scalpel_core import config

@@ -133,14 +133,18 @@ def test_analysis_notebooks_run_on_smoke_runs(tmp_path, monkeypatch, smoke_runs)
     assert (figures / "weight_change.gif").read_bytes()[:6] == b"GIF89a"
 
     text = _run("04_kl_divergence", tmp_path, params)
-    assert "final KL sft1ep-s0 / grpo-s0" in text
+    assert "final KL sft1ep / grpo, seed by seed:" in text
+    assert pd.read_csv(smoke_runs / "smoke" / "tables" / "kl.csv").seed.tolist() == [0] * 10
     assert (figures / "kl_divergence.pdf").stat().st_size > 1000
     kl = pd.read_csv(smoke_runs / "smoke" / "tables" / "kl.csv")
     assert len(kl) == 2 * 5 and (kl[kl.step == 0].kl == 0).all() and (kl[kl.step > 0].kl >= 0).all()
 
     text = _run("05_benchmarks", tmp_path, params)
     assert "directions agree with the paper" in text
-    assert (figures / "benchmarks.pdf").stat().st_size > 1000
+    assert (figures / "benchmarks.pdf").stat().st_size > 1000 and (figures / "retention.pdf").stat().st_size > 1000
+    deltas = pd.read_csv(smoke_runs / "smoke" / "tables" / "benchmark_deltas.csv")
+    assert {"heldout_ll", "mmlu_margin", "math500_ll"} <= set(deltas.key)  # retention beside accuracy
+    assert set(deltas.seed.astype(str)) == {"0", "pooled"}
     side = pd.read_csv(figures / "benchmarks_vs_paper.csv")
     assert len(side) == 2 * 8 and set(side.ours_dir) <= {"↑", "↓", "="}
     assert "\n| MATH-500  " in (figures / "benchmarks_vs_paper.md").read_text()

@@ -204,14 +204,20 @@ def test_the_project_plan():
     for s in steps:
         assert all(order.index(d) < order.index(s.name) for d in s.after)
     by_name = {s.name: s for s in steps}
-    from scalpel_core.train.runs import run_id
     from scalpel_core import config
-    trained = {run_id(config.load("tiny", method=s.parameters["method"],
-                                  trainable=s.parameters.get("trainable", "all"))): s.name
-               for s in steps if s.notebook.name == "01_training.ipynb"}
+    from scalpel_core.train.runs import main_run_ids, run_id
+    trained = {}
+    for s in steps:
+        if s.notebook.name == "01_training.ipynb":
+            cfg = config.load("tiny", method=s.parameters["method"], trainable=s.parameters.get("trainable", "all"))
+            seeds = range(cfg.n_seeds) if s.parameters.get("all_seeds") else [0]
+            trained |= {run_id(config.load("tiny", method=cfg.method, trainable=cfg.trainable, train_seed=k)): s.name
+                        for k in seeds}
+    assert set(main_run_ids(config.load("tiny"))) <= set(trained)  # every seed of the three runs is trained
     for s in steps:  # a step that reads runs comes after the steps that train them
-        wanted = s.parameters.get("run_ids", []) + s.parameters.get("ablations", []) + \
-            ([s.parameters["full"]] if "full" in s.parameters else [])
+        reads = s.notebook.name in ("03_weight_changes.ipynb", "04_kl_divergence.ipynb", "05_benchmarks.ipynb")
+        wanted = (s.parameters.get("run_ids") or (main_run_ids(config.load("tiny")) if reads else [])) + \
+            s.parameters.get("ablations", []) + ([s.parameters["full"]] if "full" in s.parameters else [])
         for run in wanted:
             assert trained[run] in by_name[s.name].after, (s.name, run)
     assert order[-1] == "claims"

@@ -1,4 +1,8 @@
 import re
+from collections import Counter
+
+import numpy as np
+import pytest
 
 from scalpel_core import config
 from scalpel_core.world import facts, maths
@@ -87,3 +91,30 @@ def test_aime_is_harder_than_k12(smoke_world):
 
 def test_steps_evaluate_left_to_right():
     assert maths._steps([("", 5), ("+", 3), ("-", 2)]) == [(5, "+", 3, 8), (8, "-", 2, 6)]
+
+
+def test_facts_are_stated_at_graded_frequencies(smoke_world):
+    """World version 2: fame is log-uniform over FAME_SPREAD, both halves of the people cover its
+    range, and fact sentences mention people in proportion to it."""
+    levels = facts.fame_levels(12)
+    assert levels[0] == 1.0 and levels[-1] == pytest.approx(facts.FAME_SPREAD)
+    assert np.allclose(np.diff(np.log(levels)), np.log(facts.FAME_SPREAD) / 11)  # log-uniform
+    people = smoke_world.people
+    half = len(people) // 2
+    assert sorted(p["fame"] for p in people) == pytest.approx(facts.fame_levels(len(people)))
+    for group in (people[:half], people[half:]):  # the quizzed half spans the range too
+        fame = sorted(p["fame"] for p in group)
+        assert fame[-1] / fame[0] > facts.FAME_SPREAD / 3
+    said = Counter(sentence.split(" ")[0] for doc in smoke_world.pretrain_docs if doc.startswith("<|endoftext|>")
+                   for sentence in doc.strip("<|endoftext|>").split(". ") if not sentence.startswith("The best"))
+    counts = np.array([said[p["name"]] for p in people], dtype=float)
+    fame = np.array([p["fame"] for p in people])
+    assert counts[fame.argmax()] > 20 * max(1.0, counts[fame.argmin()])
+    assert np.corrcoef(np.log(fame), np.log1p(counts))[0, 1] > 0.9
+
+
+def test_heldout_documents_are_of_the_mixture_and_never_trained_on(smoke_world, smoke_cfg):
+    held = smoke_world.heldout_docs
+    assert len(held) == smoke_cfg.n_heldout_docs == len(set(held))
+    assert not set(held) & set(smoke_world.pretrain_docs)
+    assert any(d.startswith("<|endoftext|>") for d in held) and any("<|assistant|>" in d for d in held)

@@ -15,7 +15,8 @@ not to be changed after seeing them):
    base; benchmark intervals: the paired item bootstrap) -> "holds in k of n seeds".
 2. Every check is evaluated once more on the seeds pooled: benchmark and retention changes are
    the mean over seeds, significant when the two-stage bootstrap 95% interval (resample seeds,
-   then items within each seed; :func:`scalpel_core.eval.stats.seed_item_ci`) excludes 0; the
+   then the items, one draw for every seed as all answer the same items;
+   :func:`scalpel_core.eval.stats.seed_item_ci`) excludes 0; the
    weight and KL numbers are the mean over seeds of each cell / each point of the curve.
 3. A check **holds** when it holds pooled *and* in more than half of the seeds (2 of 3; 2 of 2
    on smoke; 1 of 1 with one seed). It is *seed-fragile* when the pooled result and the majority
