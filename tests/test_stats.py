@@ -129,3 +129,28 @@ def test_score_table_has_an_interval_per_model_and_benchmark():
     table = scoring.score_table(models)
     assert isinstance(table, pd.DataFrame) and len(table) == len(scoring.LABELS)
     assert ((table.lo < table.score) & (table.score < table.hi)).all() and (table.n == 200).all()
+
+
+def test_seed_tables_hold_each_seed_and_the_pooled_mean():
+    """Each seed's rows are that model's own score and paired change; the pooled row is the mean
+    over seeds with the two-stage interval; the base appears once."""
+    rng = np.random.default_rng(5)
+
+    def vec(p, n=120):
+        return {"math500": (list((rng.random(n) < p).astype(float)), [1.0] * n),
+                "heldout_ll": (list(rng.normal(-2 * p, 0.1, n)), [3.0] * n)}
+
+    models = {"base": vec(0.4), "grpo-s0": vec(0.5), "grpo-s1": vec(0.6)}
+    groups = {"grpo-s0": ("grpo", 0), "grpo-s1": ("grpo", 1)}
+    scores, deltas = scoring.seed_tables(models, groups)
+    assert list(scores[scores.model == "base"].seed) == ["pooled", "pooled"]
+    assert set(deltas.seed) == {"0", "1", "pooled"} and "base" not in set(deltas.model)
+    one = scores[(scores.seed == "1") & (scores.key == "math500")].iloc[0]
+    assert one.score == stats.score(*models["grpo-s1"]["math500"]) and one.model == "grpo"
+    nums = [models[r]["heldout_ll"][0] for r in groups]
+    pooled = scoring.pooled(deltas).set_index("key").loc["heldout_ll"]
+    assert pooled.delta == pytest.approx(stats.seed_score(nums, [[3.0] * 120] * 2, base=models["base"]["heldout_ll"][0]))
+    assert (pooled.lo, pooled.hi) == stats.seed_item_ci(nums, [[3.0] * 120] * 2, base=models["base"]["heldout_ll"][0])
+    each = deltas[(deltas.seed != "pooled") & (deltas.key == "heldout_ll")].delta
+    assert pooled.delta == pytest.approx(each.mean())  # the mean of the seeds' own changes
+    assert scores[scores.key == "heldout_ll"].benchmark.iloc[0] == "held-out text (log-lik/token)"
