@@ -158,7 +158,7 @@ def kl_per_example(base, model, ids: list[list[int]], batch_size: int = 16, pad_
             return _prefixed(m, caches[key], x, mask) if n_pre else _real_logits(m, x, mask)
 
         if not cached and n_pre and caches["base"] is None:  # the base's prefix log-probs were cached, not its KV
-            caches["base"] = base(input_ids=torch.tensor([ids[0][:n_pre]], device=device), use_cache=True).cache
+            caches["base"] = base(input_ids=pre, use_cache=True).cache
         kl, logp = _kl_rows(None if cached else logits(base, "base"), logits(model, "ft"), dtype,
                             base_cache[b] if cached else None)
         if base_cache is not None and not cached:

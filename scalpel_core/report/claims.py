@@ -363,7 +363,8 @@ def compute(tables: dict, preset: str = "") -> dict:
     check per seed and pooled, with the verdict rule of this module's docstring."""
     seed_list = seeds(tables)
     per_seed = {s: _evaluate(_of_seed(tables, s)) for s in seed_list}
-    pooled = _evaluate(_pooled(tables))
+    pooled_tables = _pooled(tables)
+    pooled = _evaluate(pooled_tables)
     paper_bench = benchmark_checks(paper_deltas())
     freeze = freeze_checks(tables["freeze_effects"])
     paper_freeze = freeze_checks(paper_freeze_effects())
@@ -379,9 +380,9 @@ def compute(tables: dict, preset: str = "") -> dict:
                 by_seed = {s: per_seed[s]["checks"][c][name] for s in seed_list}
                 by_est = {s: per_seed[s]["estimates"][name] for s in seed_list}
             checks[c][name] = holds(at, list(by_seed.values()))
-            detail[c][name] = {"holds": checks[c][name], "pooled": bool(at), "seeds": by_seed,
-                               "k": sum(map(bool, by_seed.values())), "n": len(by_seed),
-                               "fragile": bool(at) != (sum(map(bool, by_seed.values())) > len(by_seed) / 2),
+            k = sum(map(bool, by_seed.values()))
+            detail[c][name] = {"holds": checks[c][name], "pooled": bool(at), "seeds": by_seed, "k": k,
+                               "n": len(by_seed), "fragile": bool(at) != (k > len(by_seed) / 2),
                                "estimate": est, "seed_estimates": by_est}
     verdicts = {c: verdict(v) for c, v in checks.items()}
     if not checks["c5"][KL_ORDERING]:
@@ -398,7 +399,7 @@ def compute(tables: dict, preset: str = "") -> dict:
         "paper_holds": {"c1": paper_bench["c1"], "c2": paper_bench["c2"], "c6": paper_freeze["c6"]},
         "benchmarks": {"scores": _scores(scores[_seed_labels(scores) == POOLED] if "seed" in scores else scores),
                        "deltas": {m: {r.key: {"delta": r.delta, "lo": r.lo, "hi": r.hi} for r in t.itertuples()}
-                                  for m, t in _pooled(tables)["deltas"].groupby("model", sort=False)},
+                                  for m, t in pooled_tables["deltas"].groupby("model", sort=False)},
                        "by_seed": by_seed_tables,
                        "summary": {m: bench[m] for m in ("grpo", *SFT_RUNS)},
                        "paper": {m: {k: published.paper_score(k, m) for k in published.BENCHMARKS}

@@ -11,6 +11,7 @@ from matplotlib import animation, cm, colors
 
 from ..arch import MATRICES
 from ..train.runs import method_of
+from . import weight_summary
 
 CMAP = "magma_r"
 LABEL = {"rel_frobenius": r"$\|\Delta W\|_F / \|W\|_F$", "frobenius": r"$\|\Delta W\|_F$",
@@ -135,9 +136,7 @@ def seed_spread(table, colors_of: dict, labels: dict, metric: str = "rel_frobeni
     """Per matrix type, per method: the mean over layers of the final change, averaged over the
     method's seeds (the bar, log scale) with each seed's value as a dot. ``colors_of`` and
     ``labels``: method -> colour / legend entry."""
-    t = table[table.metric == metric]
-    t = t[t.fraction == t.groupby("run").fraction.transform("max")]
-    per_run = t.groupby(["run", "matrix"]).value.mean().unstack()[list(MATRICES)]
+    per_run = weight_summary.by_matrix(table, metric)  # run x matrix, final checkpoint, mean over layers
     methods = list(dict.fromkeys(method_of(r) for r in per_run.index))
     width = 0.8 / len(methods)
     fig, ax = plt.subplots(figsize=(8, 3.6))
