@@ -33,7 +33,8 @@ KIND = {"00_base_model": "benchmark scoring of the base (generation + option sco
         "03_weight_changes": "I/O: reading checkpoints (streamed weight change)",
         "04_kl_divergence": "teacher-forced scoring (KL forward passes)",
         "05_benchmarks": "benchmark scoring of 3 final models (generation + option scoring)",
-        "06_claims": "tables and verdicts"}
+        "06_inside_the_model": "I/O and SVDs (sparsity, rank, rotation) + eager forward passes (attention)",
+        "07_claims": "tables and verdicts"}
 
 
 def _notebooks(preset: str, rev: str | None) -> dict[str, dict]:

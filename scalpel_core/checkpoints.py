@@ -171,11 +171,12 @@ def check_finite(model, where) -> None:
             raise CheckpointError(f"checkpoint {where}: tensor {name!r} holds {nonfinite_summary(p)}")
 
 
-def load_checked(path, dtype=None, device: str = "cpu"):
-    """The causal LM saved in ``path``, in eval mode on ``device``, after :func:`check_finite`."""
+def load_checked(path, dtype=None, device: str = "cpu", **kwargs):
+    """The causal LM saved in ``path``, in eval mode on ``device``, after :func:`check_finite`;
+    ``kwargs`` go to ``from_pretrained`` (e.g. ``attn_implementation="eager"``)."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(path, **({"dtype": dtype} if dtype is not None else {}))
+    model = AutoModelForCausalLM.from_pretrained(path, **({"dtype": dtype} if dtype is not None else {}), **kwargs)
     check_finite(model, path)
     return model.to(device).eval()
 

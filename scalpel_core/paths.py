@@ -27,6 +27,9 @@ TABLES = {
     "freeze_scores": ("freeze_scores.csv", "02_freeze_ablation"),
     "freeze_effects": ("freeze_effects.csv", "02_freeze_ablation"),
     "freeze_frozen": ("freeze_frozen_check.csv", "02_freeze_ablation"),
+    "sparsity": ("update_sparsity.csv", "06_inside_the_model"),
+    "spectra": ("update_spectra.csv", "06_inside_the_model"),
+    "attention": ("attention_shift.csv", "06_inside_the_model"),
 }
 
 

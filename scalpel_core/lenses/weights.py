@@ -11,6 +11,15 @@ norms excluded) three metrics, so the effect of the normalisation is visible:
 - ``frobenius``:     ||W_ckpt - W_base||_F
 - ``rms``:           ||W_ckpt - W_base||_F / sqrt(numel)
 
+and, in the same single read of the files, three measures of how *sparse* the update is
+(Mukherjee et al. 2025; ``SPARSITY``, fractions of the matrix's entries):
+
+- ``frac_unchanged``:      bitwise equal in the stored dtype (float32 in the miniature, bf16 at paper scale)
+- ``frac_unchanged_bf16``: equal after rounding both weights to bfloat16 (what a bf16 checkpoint would store)
+- ``frac_within_tol``:     |w_ckpt - w_base| <= TOLERANCE * max(|w_base|, |w_ckpt|), TOLERANCE = 1e-3
+
+``compare(..., metrics=...)`` picks which of them a table holds; the cache keeps all six.
+
 Weights are read tensor by tensor from safetensors (one file or shards), as memory-mapped
 views of the files, and compared in float32 one 1 MiB slice at a time: the base is read once
 for all checkpoints, and no model is ever loaded (peak private memory ~0.3 GB for 1B-sized
@@ -35,9 +44,12 @@ from ..arch import MATRICES, layer_index, matrix_type
 from ..checkpoints import hub_unreachable, list_checkpoints, looks_local, nonfinite_summary, offline_note, steps_table
 from ..config import ScalpelError
 
-METRICS = ("rel_frobenius", "frobenius", "rms")
+METRICS = ("rel_frobenius", "frobenius", "rms")  # how far: notebook 03, claims 3 and 4
+SPARSITY = ("frac_unchanged", "frac_unchanged_bf16", "frac_within_tol")  # how sparse: notebook 06
+TOLERANCE = 1e-3  # frac_within_tol's relative tolerance eta (the issue's definition)
 COLUMNS = ["checkpoint", "layer", "matrix", "metric", "value"]
-VERSION = 3  # bump when a metric or its computation changes (invalidates the cache); 3: sliced sums
+VERSION = 4  # bump when a metric or its computation changes (invalidates the cache); 3: sliced sums; 4: sparsity
+_BITS = {torch.float32: torch.int32, torch.float64: torch.int64, torch.bfloat16: torch.int16, torch.float16: torch.int16}
 
 
 class WeightsError(ScalpelError, ValueError):
@@ -117,21 +129,33 @@ def _check_compatible(base: Path, base_where, ckpt: Path, where, handles, opened
 CHUNK = 1 << 18
 
 
-def _square_sums(w: torch.Tensor, cs: list[torch.Tensor], chunk: int) -> tuple[float, list[float]]:
-    """sum(w^2) and sum((c - w)^2) for each c, in float32 slices, accumulated in float64.
+def _square_sums(w: torch.Tensor, cs: list[torch.Tensor], chunk: int) -> tuple[float, list[float], list[list[int]]]:
+    """sum(w^2), sum((c - w)^2) for each c, and each c's counts of entries (bitwise unchanged,
+    unchanged in bf16, within ``TOLERANCE``), in float32 slices, sums accumulated in float64.
 
     ``w`` and ``cs`` may be memory-mapped views of the files: they are never written to
     (safetensors hands out the same memory for repeated reads of one tensor).
     """
     w, cs = w.reshape(-1), [c.reshape(-1) for c in cs]
-    w_sq, d_sq = 0.0, [0.0] * len(cs)
+    w_sq, d_sq, counts = 0.0, [0.0] * len(cs), [[0, 0, 0] for _ in cs]
     for s in range(0, w.numel(), chunk):
-        wc = w[s: s + chunk].to(torch.float32)
+        raw = w[s: s + chunk]
+        wc = raw.to(torch.float32)
         w_sq += torch.dot(wc, wc).item()
+        w16 = raw.to(torch.bfloat16)
         for i, c in enumerate(cs):
-            dc = torch.sub(c[s: s + chunk], wc)  # out of place, promoted to float32
+            craw = c[s: s + chunk]
+            dc = torch.sub(craw, wc)  # out of place, promoted to float32
             d_sq[i] += torch.dot(dc, dc).item()
-    return w_sq, d_sq
+            if craw.dtype == raw.dtype and raw.dtype in _BITS:  # the same bits, not merely equal values
+                same = torch.eq(craw.view(_BITS[raw.dtype]), raw.view(_BITS[raw.dtype]))
+            else:
+                same = torch.eq(craw, raw)
+            cc = craw.to(torch.float32)
+            counts[i][0] += int(same.sum())
+            counts[i][1] += int(torch.eq(craw.to(torch.bfloat16), w16).sum())
+            counts[i][2] += int((dc.abs() <= TOLERANCE * torch.maximum(wc.abs(), cc.abs())).sum())
+    return w_sq, d_sq, counts
 
 
 def _stream(base: Path, ckpts: list[Path], wheres: dict[Path, dict[str, Path]], progress: bool,
@@ -152,12 +176,12 @@ def _stream(base: Path, ckpts: list[Path], wheres: dict[Path, dict[str, Path]], 
         for name, layer, matrix in tqdm(todo, desc="weight changes", unit="tensor", disable=not progress):
             w = _open(handles, opened, base_where[name]).get_tensor(name).to(device)
             cs = [_open(handles, opened, wheres[c][name]).get_tensor(name).to(device) for c in ckpts]
-            w_sq, d_sq = _square_sums(w, cs, CHUNK if device == "cpu" else w.numel())
+            w_sq, d_sq, counts = _square_sums(w, cs, CHUNK if device == "cpu" else w.numel())
             if not math.isfinite(w_sq):
                 raise WeightsError(f"base {base}: tensor {name!r} holds {nonfinite_summary(w)}")
             if w_sq == 0:
                 warnings.warn(f"base tensor {name!r} is all zeros: its relative change is undefined (NaN)")
-            for c, t, sq in zip(ckpts, cs, d_sq):
+            for c, t, sq, n in zip(ckpts, cs, d_sq, counts):
                 if not math.isfinite(sq):
                     raise WeightsError(f"checkpoint {c}: tensor {name!r} holds {nonfinite_summary(t)}")
                 fro = math.sqrt(sq)
@@ -165,17 +189,23 @@ def _stream(base: Path, ckpts: list[Path], wheres: dict[Path, dict[str, Path]], 
                 rows[c] += [{"layer": layer, "matrix": matrix, "metric": "rel_frobenius", "value": rel},
                             {"layer": layer, "matrix": matrix, "metric": "frobenius", "value": fro},
                             {"layer": layer, "matrix": matrix, "metric": "rms", "value": fro / math.sqrt(w.numel())}]
+                rows[c] += [{"layer": layer, "matrix": matrix, "metric": m, "value": k / w.numel()}
+                            for m, k in zip(SPARSITY, n)]
     return rows
 
 
 def compare(base, ckpts, labels: list[str] | None = None, use_cache: bool = True,
-            progress: bool = True, device: str = "cpu") -> pd.DataFrame:
+            progress: bool = True, device: str = "cpu", metrics=METRICS) -> pd.DataFrame:
     """The tidy table (``checkpoint, layer, matrix, metric, value``) of every checkpoint against ``base``.
 
     ``base`` and ``ckpts`` are local folders or hub ids; ``labels`` name the checkpoints in the
     table (default: as given). Only pairs missing from the cache are computed; ``device``
-    (e.g. ``cuda``) is where the differences are taken.
+    (e.g. ``cuda``) is where the differences are taken. ``metrics``: which rows the table holds
+    (:data:`METRICS`, :data:`SPARSITY` or both); one read computes and caches them all.
     """
+    unknown = sorted(set(metrics) - set(METRICS + SPARSITY))
+    if unknown:
+        raise WeightsError(f"unknown weight metric(s) {unknown}; valid: {', '.join(METRICS + SPARSITY)}")
     labels = list(labels) if labels is not None else [str(c) for c in ckpts]
     if len(labels) != len(ckpts):
         raise ValueError(f"{len(labels)} labels for {len(ckpts)} checkpoints")
@@ -197,15 +227,16 @@ def compare(base, ckpts, labels: list[str] | None = None, use_cache: bool = True
             if use_cache:
                 found[d].to_parquet(store / f"{keys[d]}.parquet", index=False)
     parts = [found[d].assign(checkpoint=label) for d, label in zip(dirs, labels)]
-    return pd.concat(parts, ignore_index=True)[COLUMNS]
+    table = pd.concat(parts, ignore_index=True)[COLUMNS]
+    return table[table.metric.isin(list(metrics))].reset_index(drop=True)
 
 
-def run_table(run_dir: Path, progress: bool = True) -> pd.DataFrame:
+def run_table(run_dir: Path, progress: bool = True, metrics=METRICS) -> pd.DataFrame:
     """Every checkpoint of a training run against its step-0 base (the base itself included, as
-    the 0% point), with ``run, step, fraction``."""
+    the 0% point), with ``run, step, fraction``; ``metrics`` as for :func:`compare`."""
     entries = list_checkpoints(run_dir)
     table = compare(entries[0]["path"], [e["path"] for e in entries], [e["path"].name for e in entries],
-                    progress=progress)
+                    progress=progress, metrics=metrics)
     return table.merge(steps_table(entries), on="checkpoint").assign(run=Path(run_dir).name)
 
 

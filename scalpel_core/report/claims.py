@@ -1,4 +1,4 @@
-"""Every claim of the paper as a rule over our measured tables, with a verdict (notebook 06).
+"""Every claim of the paper as a rule over our measured tables, with a verdict (notebook 07).
 
     numbers = claims.compute(claims.load_tables("tiny"))
     claims.write(numbers, figures_dir / "numbers.json")    # what paper/ takes its numbers from
@@ -25,6 +25,23 @@ not to be changed after seeing them):
    reproduced* when none do (claim 5: also when its ordering check does not hold).
 5. The freeze ablation (claim 6) has one seed (the time budget); its checks are marked so.
 
+**Claims 8 and 9** (issue 17; rules written before any number of notebook 06 existed, and not to
+be changed after seeing them), on each run's final checkpoint, means over layers and matrices
+(heads), under the same verdict rule over seeds:
+
+- Claim 8, the poster's open hypothesis "reasoning training -> learning to attend elsewhere?":
+  (a) in every run the attention shift follows the q/k change over layers: the Spearman
+  correlation over layers between the mean q/k relative change and the mean attention JSD is at
+  least ``RHO_MIN`` = 0.5; (b) GRPO moves where the model looks more than what it says: its mean
+  attention JSD per unit of final KL is higher than every SFT run's; (c) GRPO's attention shift
+  is concentrated: its most moved head has at least ``CONCENTRATED`` = 3x the JSD of the median head.
+- Claim 9, the related findings: (a) GRPO's update is sparser than every SFT run's (a larger
+  share of entries unchanged after rounding to bf16, the paper-scale storage); (b) GRPO's update
+  is nearly full rank (mean rank(dW) / min(m, n) >= ``FULL_RANK`` = 0.9; Mukherjee et al. 2025);
+  (c) GRPO rotates the principal subspaces less than every SFT run (largest principal angle of
+  the top 5% left singular vectors); (d) GRPO shifts the spectrum less than every SFT run
+  (Zhu et al. 2025).
+
 Retention (continuous scores beside the accuracies; :mod:`scalpel_core.eval.analogues`) enters
 claims 1 and 2 as checks of their own: a "slight loss" may be a significant drop in retention
 while accuracy holds. Retention scores have different scales, so the rules count directions
@@ -43,7 +60,7 @@ from .. import paths, worlds
 from ..arch import middle_third
 from ..eval.scoring import GENERAL_RETENTION, LABELS, RETENTION_LABELS, label
 from ..train.runs import RUN_CONFIG, method_of, seed_of
-from . import published, weight_summary
+from . import inside, published, weight_summary
 from .freeze_summary import effects
 
 GENERAL = ("mmlu", "mmlu_pro", "gpqa", "ifeval_prompt", "ifeval_inst")  # out-of-domain abilities
@@ -55,9 +72,14 @@ JUMPED = 0.5  # ... by reaching this share of the final KL (GRPO "grows slowly":
 # the two ablations the paper reports, as its code ran them (its q/k run trained lm_head too)
 PAPER_FREEZE_SPECS = ("sft3ep-frozen-mid-mlp", "sft3ep-qk+lm_head")
 KL_ORDERING = "every SFT run ends far above GRPO (ordering, high vs low plateau)"  # claim 5's first check
+RHO_MIN = 0.5  # claim 8a: "follows" = Spearman correlation over layers at least this
+CONCENTRATED = 3.0  # claim 8c: most moved head / median head
+FULL_RANK = 0.9  # claim 9b: "nearly full rank" = mean rank(dW) / min(m, n) at least this
 POOLED = "pooled"  # the seed label of the pooled rows (scalpel_core.eval.scoring.seed_tables)
 # The result tables (paths.TABLES) the claims read.
-TABLES = ("weights", "kl", "scores", "deltas", "graders", "freeze_scores", "freeze_effects", "freeze_frozen")
+TABLES = ("weights", "kl", "scores", "deltas", "graders", "freeze_scores", "freeze_effects", "freeze_frozen",
+          "sparsity", "spectra", "attention")
+INSIDE = ("sparsity", "spectra", "attention")  # notebook 06's tables: claims 8 and 9 (skipped where absent)
 
 
 def verdict(checks: dict) -> str:
@@ -71,7 +93,7 @@ def holds(pooled: bool, per_seed: list) -> bool:
 
 
 def load_tables(preset: str) -> dict:
-    """The result tables of notebooks 02-05, or a FileNotFoundError naming the notebook to run."""
+    """The result tables of notebooks 02-06, or a FileNotFoundError naming the notebook to run."""
     out = {}
     for name in TABLES:
         file = paths.table_file(preset, name)
@@ -276,6 +298,52 @@ def freeze_checks(effects: pd.DataFrame) -> dict:
     return {"per_model": per, "c6": c6, "estimates": est}
 
 
+# --- inside the model: claims 8 and 9 ------------------------------------------------------------
+
+def inside_checks(sub: dict) -> dict:
+    """Claims 8 and 9 on one seed's tables or the pooled ones (``sparsity``, ``spectra``,
+    ``attention``, ``weights``, ``kl``): checks, estimates and the numbers behind them."""
+    att, w = sub["attention"], sub["weights"]
+    runs = {method_of(r): r for r in dict.fromkeys(att.run)}
+    g, sfts = runs.get("grpo"), [s for s in SFT_RUNS if s in runs]
+    rho = {m: inside.layer_correlation(att, w, r) for m, r in runs.items()}
+    jsd = {m: float(inside.final(att[att.run == r]).jsd.mean()) for m, r in runs.items()}
+    kl_end = {m: at_fraction(sub["kl"], r, 1.0) for m, r in runs.items() if r in set(sub["kl"].run)}
+    per_kl = {m: jsd[m] / kl_end[m] if kl_end.get(m) else float("nan") for m in runs}
+    conc = {m: inside.concentration(att, r) for m, r in runs.items()}
+    frac = {m: inside.per_run(sub["sparsity"], m) for m in ("frac_unchanged", "frac_unchanged_bf16", "frac_within_tol")}
+    spec = {m: inside.per_run(sub["spectra"], m) for m in ("rank_fraction", "effective_rank_fraction",
+                                                           inside.ROTATION, "spectrum_shift")}
+    v = {k: {meth: float(t.get(r, float("nan"))) for meth, r in runs.items()} for k, t in {**frac, **spec}.items()}
+    names = [f"the attention shift follows the q/k change over layers in every run (Spearman rho >= {RHO_MIN:g})",
+             "GRPO moves its attention more per unit of output change than every SFT run (JSD / final KL)",
+             f"GRPO's attention shift is concentrated (most moved head >= {CONCENTRATED:g}x the median head)",
+             "GRPO's update is sparser than every SFT run's (more entries unchanged in bf16)",
+             f"GRPO's update is nearly full rank (mean rank(dW) / min(m, n) >= {FULL_RANK:g})",
+             "GRPO rotates the principal subspaces less than every SFT run (largest angle, top 5%)",
+             "GRPO shifts the spectrum less than every SFT run"]
+    less = lambda key: bool(g and sfts) and all(v[key]["grpo"] < v[key][s] for s in sfts)  # noqa: E731
+    c8 = {names[0]: bool(rho) and all(x >= RHO_MIN for x in rho.values()),
+          names[1]: bool(g and sfts) and all(per_kl["grpo"] > per_kl[s] for s in sfts),
+          names[2]: bool(g) and conc["grpo"] >= CONCENTRATED}
+    c9 = {names[3]: bool(g and sfts) and all(v["frac_unchanged_bf16"]["grpo"] > v["frac_unchanged_bf16"][s] for s in sfts),
+          names[4]: bool(g) and v["rank_fraction"]["grpo"] >= FULL_RANK,
+          names[5]: less(inside.ROTATION), names[6]: less("spectrum_shift")}
+    each = lambda fmt, d: ", ".join(f"{NAMES.get(m, m)} {fmt.format(x)}" for m, x in d.items())  # noqa: E731
+    est = {names[0]: "rho " + each("{:+.2f}", rho),
+           names[1]: "JSD / KL " + each("{:.3g}", per_kl) + "; JSD (bits) " + each("{:.3g}", jsd),
+           names[2]: "top / median head " + each("{:.1f}x", conc),
+           names[3]: "unchanged in bf16 " + each("{:.3f}", v["frac_unchanged_bf16"]) + "; bitwise "
+                     + each("{:.3f}", v["frac_unchanged"]),
+           names[4]: "rank / min(m, n) " + each("{:.3f}", v["rank_fraction"]) + "; effective (99%) "
+                     + each("{:.3f}", v["effective_rank_fraction"]),
+           names[5]: "largest angle " + each("{:.2f} deg", v[inside.ROTATION]),
+           names[6]: "spectrum shift " + each("{:.2e}", v["spectrum_shift"])}
+    return {"c8": c8, "c9": c9, "estimates": est,
+            "numbers": {"rho": rho, "jsd": jsd, "jsd_per_kl": per_kl, "concentration": conc, **v,
+                        "top_heads": {m: inside.top_heads(att, [r]) for m, r in runs.items()}}}
+
+
 # --- claim 7 and the whole -------------------------------------------------------------------------
 
 def conclusion_checks(bench: dict, weights: dict, kl: dict) -> tuple[dict, dict]:
@@ -332,7 +400,8 @@ def _of_seed(tables: dict, seed: str) -> dict:
     """The main runs' tables of one seed (the base's rows kept)."""
     d = tables["deltas"]
     keep = _seed_labels(d) == seed if "seed" in d else pd.Series(True, index=d.index)
-    runs = {k: tables[k][tables[k].run.map(lambda r: str(seed_of(r)) == seed)] for k in ("weights", "kl")}
+    runs = {k: tables[k][tables[k].run.map(lambda r: str(seed_of(r)) == seed)]
+            for k in ("weights", "kl", *INSIDE) if k in tables}
     return {"deltas": d[keep], **runs}
 
 
@@ -341,8 +410,13 @@ def _pooled(tables: dict) -> dict:
     of every weight cell and KL point (run ids ``{method}-pooled``)."""
     d = tables["deltas"]
     out = {"deltas": d[_seed_labels(d) == POOLED] if "seed" in d else d}
-    for k, value, keys in (("weights", "value", ["run", "checkpoint", "step", "fraction", "layer", "matrix", "metric"]),
-                           ("kl", "kl", ["run", "checkpoint", "step", "fraction"])):
+    cell = ["run", "checkpoint", "step", "fraction", "layer", "matrix", "metric"]
+    for k, value, keys in (("weights", "value", cell), ("kl", "kl", ["run", "checkpoint", "step", "fraction"]),
+                           ("sparsity", "value", cell), ("spectra", "value", cell),
+                           ("attention", ["jsd", "entropy_base", "entropy_ckpt", "entropy_change"],
+                            ["run", "checkpoint", "step", "fraction", "layer", "head"])):
+        if k not in tables:
+            continue
         t = tables[k].assign(run=tables[k].run.map(lambda r: f"{method_of(r)}-{POOLED}"))
         out[k] = t.groupby(keys, as_index=False, sort=False)[value].mean()
     return out
@@ -352,10 +426,15 @@ def _evaluate(sub: dict) -> dict:
     """Claims 1-5 and 7 on one seed's tables or the pooled ones: checks, estimates and the numbers."""
     bench, weights, kl = benchmark_checks(sub["deltas"]), weight_checks(sub["weights"]), kl_checks(sub["kl"])
     c7, c7_est = conclusion_checks(bench, weights, kl)
-    return {"bench": bench, "weights": weights, "kl": kl,
-            "checks": {"c1": bench["c1"], "c2": bench["c2"], "c3": weights["c3"], "c4": weights["c4"],
-                       "c5": kl["c5"], "c7": c7},
-            "estimates": {**bench["estimates"], **weights["estimates"], **kl["estimates"], **c7_est}}
+    out = {"bench": bench, "weights": weights, "kl": kl,
+           "checks": {"c1": bench["c1"], "c2": bench["c2"], "c3": weights["c3"], "c4": weights["c4"],
+                      "c5": kl["c5"], "c7": c7},
+           "estimates": {**bench["estimates"], **weights["estimates"], **kl["estimates"], **c7_est}}
+    if all(k in sub for k in INSIDE):
+        out["inside"] = inside_checks(sub)
+        out["checks"].update(c8=out["inside"]["c8"], c9=out["inside"]["c9"])
+        out["estimates"].update(out["inside"]["estimates"])
+    return out
 
 
 def compute(tables: dict, preset: str = "") -> dict:
@@ -369,7 +448,7 @@ def compute(tables: dict, preset: str = "") -> dict:
     freeze = freeze_checks(tables["freeze_effects"])
     paper_freeze = freeze_checks(paper_freeze_effects())
     detail, checks = {}, {}
-    for c in ("c1", "c2", "c3", "c4", "c5", "c6", "c7"):
+    for c in ("c1", "c2", "c3", "c4", "c5", "c6", "c7", *(("c8", "c9") if "c8" in pooled["checks"] else ())):
         detail[c], checks[c] = {}, {}
         names = freeze["c6"] if c == "c6" else pooled["checks"][c]
         for name in names:
@@ -419,6 +498,8 @@ def compute(tables: dict, preset: str = "") -> dict:
                                                  "largest_change": r["largest change of a frozen cell"]}
                                       for _, r in tables["freeze_frozen"].iterrows()}},
         "paper_weights": {"sft1ep_change": list(published.SFT1EP_CHANGE)},
+        "inside": ({"pooled": pooled["inside"]["numbers"],
+                    "by_seed": {s: e["inside"]["numbers"] for s, e in per_seed.items()}} if "inside" in pooled else {}),
         "graders": tables["graders"].set_index("model").to_dict(orient="index"),
     }
     return _jsonable(out)
