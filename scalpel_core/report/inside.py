@@ -15,7 +15,6 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from ..arch import MATRICES
 from ..lenses import spectra
@@ -203,7 +202,7 @@ def attention_figure(att: pd.DataFrame, weights_table: pd.DataFrame, groups: dic
         ax_h.set_xticks(range(grid.shape[1]))
         ax_h.set_yticks(range(grid.shape[0]))
         fig.colorbar(im, ax=ax_h, label="JSD (bits)", shrink=0.9)
-        qk = pd.concat([layer_qk(weights_table, r) for r in runs], axis=1)
+        qk = pd.concat([layer_qk(weights_table, r) for r in runs], axis=1, keys=list(runs))
         ax_q.barh(qk.index, qk.mean(1), color=RUN_COLORS.get(g, "tab:gray"), alpha=0.85)
         for col in qk:
             ax_q.scatter(qk[col], qk.index, s=7, color="black", zorder=3, lw=0)
@@ -223,7 +222,7 @@ def entropy_figure(att: pd.DataFrame, groups: dict, title: str = "Attention entr
     seed a thin line; below 0 the model attends more sharply than the base."""
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     for g, runs in groups.items():
-        per = pd.concat([layer_shift(att, r, "entropy_change") for r in runs], axis=1)
+        per = pd.concat([layer_shift(att, r, "entropy_change") for r in runs], axis=1, keys=list(runs))
         color = RUN_COLORS.get(g)
         ax.plot(per.index, per.mean(1), marker="o", ms=3, color=color, label=label_of(g))
         for col in per:
@@ -233,19 +232,5 @@ def entropy_figure(att: pd.DataFrame, groups: dict, title: str = "Attention entr
     ax.set_ylabel("Δ entropy (nats)")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
-    return fig
-
-
-def layer_scatter(att: pd.DataFrame, weights_table: pd.DataFrame, runs) -> plt.Figure:
-    """Per-layer q/k change against per-layer attention JSD, one point per layer and run."""
-    fig, ax = plt.subplots(figsize=(4.5, 3.4))
-    for r in runs:
-        a, w = layer_shift(att, r), layer_qk(weights_table, r)
-        ax.scatter(w, a, s=14, color=RUN_COLORS.get(group_of(r)), alpha=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel("q/k relative change of the layer")
-    ax.set_ylabel("attention JSD of the layer (bits)")
-    sns.despine(fig)
     fig.tight_layout()
     return fig
