@@ -5,6 +5,7 @@
     scalpel train --config recipes/paper/grpo.yaml   # a recipe; also under `accelerate launch -m scalpel_core.cli`
     scalpel weights BASE CKPT [CKPT ...] --out changes.csv   # weight change per layer x matrix (.csv/.parquet)
     scalpel kl BASE CKPT [CKPT ...] --out kl.csv             # KL(base || ckpt) on MATH-500, teacher-forced
+    scalpel report BASE RUN_DIR_OR_CKPTS... --out DIR        # every lens as one notebook + HTML page (--data for KL)
     scalpel reproduce --preset tiny            # execute the papermill plan (plan.yaml); --dry-run, --force
     scalpel paper --preset tiny                # build paper/paper-tiny.md and .html from figures/tiny/numbers.json
 
@@ -87,6 +88,19 @@ def _kl(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from .report import diagnose
+
+    diagnose.check_out(args.out)  # before any work: the output, the cache, then the kernel, data and models
+    _check_cache(args)
+    written = diagnose.report(args.base, args.ckpts, args.out, data=args.data, limit=args.limit,
+                              template=args.template, svd=args.svd, kernel=args.kernel, use_cache=not args.no_cache,
+                              progress=sys.stderr.isatty())
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 def _reproduce(args) -> int:
     from .pipeline.reproduce import run_all
 
@@ -153,6 +167,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--template", default="authors", choices=("authors", "olmo", "own"),
                    help="chat rendering of the text: the authors' (system prompt injected, as the paper "
                         "ran; default), OLMo-2's own, or the base tokenizer's own")
+    p = sub.add_parser("report", help="every lens on a run folder or checkpoints against a base: notebook, "
+                                      "figures, tables and one HTML page")
+    p.add_argument("base", help="the base model: a local folder or a hub id")
+    p.add_argument("ckpts", nargs="+", metavar="run_dir_or_ckpt",
+                   help="one run folder of `scalpel train`, or checkpoint folders or hub ids")
+    p.add_argument("--out", required=True, help="output folder: report.ipynb, report.html, figures/, tables/")
+    p.add_argument("--data", default=None, help="MATH-500-like data (a hub id or a local .jsonl/.parquet with "
+                                                "problem, solution, answer) for KL and attention; without it "
+                                                "those two lenses are skipped")
+    p.add_argument("--limit", type=int, default=None, help="only the first N problems")
+    p.add_argument("--template", default="authors", choices=("authors", "olmo", "own"),
+                   help="chat rendering of the text, as for `scalpel kl` (default: authors)")
+    p.add_argument("--svd", default="auto", choices=("auto", "full", "randomized"),
+                   help="SVDs of the rank and rotation lens (default: auto, full up to 2048 on a side on CPU)")
+    p.add_argument("--kernel", default=None, help="Jupyter kernel (default: the project's own)")
+    p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+    p.set_defaults(func=_report)
     p = sub.add_parser("reproduce", help="execute the papermill plan (plan.yaml) in dependency order")
     p.add_argument("--preset", default="tiny", choices=PRESETS)
     p.add_argument("--kernel", default=None, help="Jupyter kernel (default: the project's own)")
