@@ -227,6 +227,12 @@ def test_attention_shift_matches_a_float64_oracle(eager_pair, smoke_tokenizer):
     ref = _oracle_attention(base, other, ids)
     assert ref[..., 0].min() > 1e-4  # the attention did move
     np.testing.assert_allclose(got, ref, rtol=2e-4, atol=1e-6)
+    assert attention.shared_prefix(ids) >= 2  # the chat template's shared start runs once ...
+    alone = attention.shift_per_example(base, other, ids, batch_size=4, pad_id=smoke_tokenizer.pad_token_id,
+                                        share_prefix=False)  # ... and equals running it every time
+    np.testing.assert_allclose(got, alone, rtol=1e-5, atol=1e-8)
+    many = attention.shifts(base, [other, base], ids, batch_size=4, pad_id=smoke_tokenizer.pad_token_id)
+    np.testing.assert_allclose(many[0], got, rtol=1e-6, atol=1e-9)  # one base pass for several models
     same = attention.shift_per_example(base, base, ids, batch_size=4, pad_id=smoke_tokenizer.pad_token_id)
     assert np.abs(same[..., 0]).max() < 1e-6
     np.testing.assert_allclose(same[..., 1], same[..., 2])
