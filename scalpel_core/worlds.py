@@ -187,16 +187,19 @@ def math500_prompts(cfg: Config, limit: int | None = None) -> list[dict]:
     return [{"prompt": r["prompt"], "answer": r["answer"], "solution": r["solution"]} for r in items]
 
 
-def score_models(models: dict[str, Path], cfg: Config, progress: bool = False, lm_eval_limit: int = 0):
+def score_models(models: dict[str, Path], cfg: Config, progress: bool = False, lm_eval_limit: int = 0,
+                 retention: bool = True):
     """``(vectors, items)`` of the final models on every benchmark: model -> {key: (num, den)}, and
     model -> per-item records (the miniature world's completions; ``None`` at paper scale, where
     lm-eval keeps its own logs). The miniature analogues are cached by content hash
-    (:func:`scalpel_core.eval.analogues.evaluate_folder`); paper scale runs lm-evaluation-harness."""
+    (:func:`scalpel_core.eval.analogues.evaluate_folder`); paper scale runs lm-evaluation-harness.
+    ``retention=False``: accuracies only (no gold or held-out log-likelihoods; the freeze ablation)."""
     if miniature(cfg):
         from .eval import analogues
 
         built = world(cfg)
-        items = {name: analogues.evaluate_folder(path, built.benchmarks, cfg, progress, heldout=built.heldout_docs)
+        items = {name: analogues.evaluate_folder(path, built.benchmarks, cfg, progress, heldout=built.heldout_docs,
+                                                 retention=retention)
                  for name, path in models.items()}
         return {name: analogues.item_vectors(it) for name, it in items.items()}, items
     from .eval import lmeval

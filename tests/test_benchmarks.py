@@ -1,5 +1,7 @@
+import copy
 import math
 
+import pandas as pd
 import pytest
 import torch
 
@@ -136,3 +138,36 @@ def test_retention_scores_are_the_margin_and_the_gold_loglikelihood(random_model
     assert den == [float(r["ll_n"]) for r in items["math500"]] and num == [r["ll"] for r in items["math500"]]
     assert vectors["gpqa_margin"][1] == [1.0] * 3
     assert all(r["margin"] <= 0 or r["correct"] == 1.0 for r in items["mmlu"])  # margin > 0 only when ranked first
+
+
+def test_accuracies_without_retention_and_the_cache_serving_both(tmp_path, monkeypatch, random_model, smoke_tokenizer,
+                                                                  smoke_world, smoke_cfg):
+    """retention=False skips the gold and held-out log-likelihoods, with the same accuracies; a
+    cached full result serves a request without retention, not the other way round."""
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path / "artifacts"))
+    small = {k: v[:3] for k, v in smoke_world.benchmarks.items()}
+    docs = smoke_world.heldout_docs[:2]
+    full_table, full = B.evaluate(random_model, smoke_tokenizer, small, smoke_cfg, heldout=docs)
+    table, items = B.evaluate(random_model, smoke_tokenizer, small, smoke_cfg, heldout=docs, retention=False)
+    pd.testing.assert_frame_equal(table, full_table)
+    assert "heldout" not in items and "ll" not in items["math500"][0] and "ll" in full["math500"][0]
+    assert not {"math500_ll", "heldout_ll"} & set(B.item_vectors(items))
+    random_model.save_pretrained(tmp_path / "m")
+    smoke_tokenizer.save_pretrained(tmp_path / "m")
+    calls = []
+    real = B.evaluate
+    monkeypatch.setattr(B, "evaluate", lambda *a, **k: calls.append(a[-1]) or real(*a, **k))
+    lean = B.evaluate_folder(tmp_path / "m", small, smoke_cfg, heldout=docs, retention=False)
+    assert "heldout" not in lean and calls == [False]
+    rich = B.evaluate_folder(tmp_path / "m", small, smoke_cfg, heldout=docs)  # not served by the lean result
+    assert "heldout" in rich and calls == [False, True]
+    B.evaluate_folder(tmp_path / "m", small, smoke_cfg, heldout=docs, retention=False)
+    assert calls == [False, True]  # from the cache
+    other = copy.deepcopy(random_model)  # another model, scored in full first: its full result serves the lean request
+    with torch.no_grad():
+        other.model.norm.weight.mul_(1.5)
+    other.save_pretrained(tmp_path / "m2")
+    smoke_tokenizer.save_pretrained(tmp_path / "m2")
+    B.evaluate_folder(tmp_path / "m2", small, smoke_cfg, heldout=docs)
+    lean2 = B.evaluate_folder(tmp_path / "m2", small, smoke_cfg, heldout=docs, retention=False)
+    assert "heldout" in lean2 and calls == [False, True, True]

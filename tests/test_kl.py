@@ -54,6 +54,21 @@ def test_batched_float32_matches_float64_batch_size_1(random_model, other_model,
     np.testing.assert_allclose(got.mean(), ref.mean(), rtol=1e-5)
 
 
+def test_the_base_itself_is_not_run_and_scores_zero(tmp_path, random_model, other_model, smoke_tokenizer, monkeypatch):
+    """A run's step 0 holds the base's weights: its KL is 0 without a forward pass."""
+    random_model.save_pretrained(tmp_path / "base")
+    random_model.save_pretrained(tmp_path / "step0")
+    other_model.save_pretrained(tmp_path / "other")
+    calls = []
+    real = kl.kl_per_example
+    monkeypatch.setattr(kl, "kl_per_example", lambda *a, **k: calls.append(1) or real(*a, **k))
+    t = kl.curve(tmp_path / "base", [("s0", tmp_path / "step0"), ("o", tmp_path / "other")], _conversations(3),
+                 smoke_tokenizer, device="cpu", progress=False)
+    assert calls == [1] and t.kl.tolist()[0] == 0.0 and t.kl.tolist()[1] > 1e-3
+    ids = kl.encode(smoke_tokenizer, _conversations(3))
+    assert np.abs(kl.kl_per_example(random_model, random_model, ids)).max() == 0.0  # what running it would give
+
+
 def test_kl_of_a_model_with_itself_is_zero(random_model, smoke_tokenizer):
     ids = kl.encode(smoke_tokenizer, _conversations())
     got = kl.kl_per_example(random_model, random_model, ids, batch_size=3)

@@ -133,10 +133,11 @@ def chance_levels(benchmarks: dict) -> dict[str, float]:
     return out
 
 
-def evaluate(model, tokenizer, benchmarks: dict, cfg, progress=False, heldout=None) -> tuple[pd.DataFrame, dict]:
+def evaluate(model, tokenizer, benchmarks: dict, cfg, progress=False, heldout=None,
+             retention: bool = True) -> tuple[pd.DataFrame, dict]:
     """Score a model on every analogue. Returns (summary table, per-item rows by benchmark).
-    The rows carry the retention scores too (``margin``; ``ll`` and ``ll_n``), and with
-    ``heldout`` documents a ``heldout`` entry."""
+    The rows carry the retention scores too (``margin``; with ``retention`` the gold
+    log-likelihoods ``ll`` and ``ll_n``), and with ``heldout`` documents a ``heldout`` entry."""
     items: dict[str, list[dict]] = {}
     for b in MATHS:
         items[b] = score_maths(model, tokenizer, benchmarks[b], cfg, progress, b)
@@ -144,10 +145,15 @@ def evaluate(model, tokenizer, benchmarks: dict, cfg, progress=False, heldout=No
         items[b] = score_choice(model, tokenizer, benchmarks[b], cfg)
     items["gpqa"] = score_chain(model, tokenizer, benchmarks["gpqa"], cfg, progress)
     items["ifeval"] = score_ifeval(model, tokenizer, benchmarks["ifeval"], cfg, progress)
-    for b, field in GOLD.items():
+    for b, field in (GOLD.items() if retention else ()):
         items[b] = [{**r, **g} for r, g in zip(items[b], gold_logliks(model, tokenizer, benchmarks[b], cfg, field))]
-    if heldout:
+    if heldout and retention:
         items["heldout"] = score_heldout(model, tokenizer, heldout, cfg)
+    return summary_table(items, benchmarks), items
+
+
+def summary_table(items: dict, benchmarks: dict) -> pd.DataFrame:
+    """benchmark, key, score, chance, n of every accuracy, from :func:`evaluate`'s per-item rows."""
     chance = chance_levels(benchmarks)
     scores = {b: sum(r["correct"] for r in items[b]) / len(items[b]) for b in MATHS + CHOICE + CHAIN}
     ife = items["ifeval"]
@@ -158,7 +164,7 @@ def evaluate(model, tokenizer, benchmarks: dict, cfg, progress=False, heldout=No
          "n": len(items["ifeval" if b.startswith("ifeval") else b])}
         for b in LABELS
     ])
-    return table, items
+    return table
 
 
 def item_vectors(items: dict) -> dict[str, tuple[list, list]]:
@@ -178,18 +184,25 @@ def item_vectors(items: dict) -> dict[str, tuple[list, list]]:
 
 
 def evaluate_folder(path: Path, benchmarks: dict, cfg, progress: bool = False, use_cache: bool = True,
-                    heldout=None) -> dict:
+                    heldout=None, retention: bool = True) -> dict:
     """Per-item results (as :func:`evaluate`) of the model saved in ``path``, cached by its content
-    hash, the world and the evaluation settings."""
+    hash, the world and the evaluation settings. A result with retention serves a request
+    without it."""
     from transformers import AutoTokenizer
 
-    file = cache.cache_dir("benchmarks") / (cache.key(
-        "benchmarks", VERSION, cache.checkpoint_digest(Path(path)), cfg.base_hash, cfg.max_new_tokens,
-        cfg.eval_batch_size, bool(heldout)) + ".json")
-    if use_cache and file.is_file():
-        return json.loads(file.read_text())
+    digest = cache.checkpoint_digest(Path(path))
+
+    def file_of(held: bool, kept: bool):
+        extra = () if kept else ("no retention",)  # the key of a full result is as it always was
+        return cache.cache_dir("benchmarks") / (cache.key(
+            "benchmarks", VERSION, digest, cfg.base_hash, cfg.max_new_tokens, cfg.eval_batch_size, held, *extra) + ".json")
+
+    file = file_of(bool(heldout), retention)
+    found = [f for f in (file, *([] if retention else [file_of(bool(heldout), True)])) if use_cache and f.is_file()]
+    if found:
+        return json.loads(found[0].read_text())
     model = load_checked(path)
-    _, items = evaluate(model, AutoTokenizer.from_pretrained(path), benchmarks, cfg, progress, heldout)
+    _, items = evaluate(model, AutoTokenizer.from_pretrained(path), benchmarks, cfg, progress, heldout, retention)
     if use_cache:
         file.write_text(json.dumps(items))
     return items

@@ -192,10 +192,12 @@ def curve(base_path, checkpoints: list[tuple[str, Path]], conversations: list[li
     fits = sum(map(len, ids)) * len(tokenizer) * 4 < BASE_CACHE_BYTES
     rows = []
     for label, path in tqdm(checkpoints, desc="KL per checkpoint", disable=not progress):
-        file = (store / f"{cache.key('kl', VERSION, base_digest, cache.checkpoint_digest(Path(path)), data_key)}.json"
-                if use_cache else None)  # no hashing when the cache is off
+        digest = cache.checkpoint_digest(Path(path)) if use_cache else None  # no hashing when the cache is off
+        file = store / f"{cache.key('kl', VERSION, base_digest, digest, data_key)}.json" if use_cache else None
         if file is not None and file.is_file():
             per = np.array(json.loads(file.read_text())["per_example"], dtype=np.float64)
+        elif use_cache and digest == base_digest:
+            per = np.zeros(len(ids))  # the base's own weights (a run's step 0): KL(p || p) = 0 exactly
         else:
             if base is None:
                 base = load_checked(base_path, model_dtype, device)
