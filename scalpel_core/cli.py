@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--template", default="authors", choices=("authors", "olmo", "own"),
                    help="chat rendering of the text, as for `scalpel kl` (default: authors)")
     p.add_argument("--svd", default="auto", choices=("auto", "full", "randomized"),
-                   help="SVDs of the rank and rotation lens (default: auto, full up to 2048 on a side on CPU)")
+                   help="SVDs of the rank and rotation lens: full (= auto, the default) or randomized top vectors")
     p.add_argument("--kernel", default=None, help="Jupyter kernel (default: the project's own)")
     p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
     p.set_defaults(func=_report)

@@ -32,6 +32,15 @@ def test_weight_benchmark_methods_agree_with_float64(tmp_path):
 
 
 @pytest.mark.slow
+def test_spectra_benchmark_full_and_randomized_agree_on_small_shapes(tmp_path):
+    text = _run("bench_spectra.py", "--shape", "test", env_root=tmp_path)
+    assert re.search(r"^full +96x96 ", text, re.M) and re.search(r"^randomized +256x96 ", text, re.M)
+    summary = text.strip().splitlines()[-1]
+    assert summary.startswith("SUMMARY spectra (test, cpu): randomized speed-up over full")
+    assert float(re.search(r"largest-angle difference ([0-9.e+-]+) deg", summary).group(1)) < 0.05
+
+
+@pytest.mark.slow
 def test_kl_benchmark_batched_equals_batch_size_1(tmp_path):
     text = _run("bench_kl.py", "--preset", "smoke", "--large", "test", "--batch-size", "8", env_root=tmp_path)
     diffs = [float(d) for d in re.findall(r"max rel\. diff ([0-9.e+-]+)", text.strip().splitlines()[-1])]

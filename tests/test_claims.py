@@ -280,3 +280,73 @@ def test_run_names_and_the_how_to_train_message(tmp_path, monkeypatch):
 
     with pytest.raises(CheckpointError, match="scalpel train --preset tiny --method sft3ep --trainable qk"):
         runs.finished("tiny", "sft3ep-qk-s0")
+
+
+def _inside(tables, grpo_bf16=0.4, sft_bf16=0.05, grpo_angle=0.5, sft_angle=2.0, rho_sign=1.0, hot=5.0,
+            grpo_jsd=1e-3, sft_jsd=2e-2, seed_flip=None):
+    """Notebook 06's tables for the runs of ``tables``: sparsity, spectra (final checkpoint) and
+    attention (6 layers x 4 heads) whose per-layer JSD follows the per-layer q/k change (``rho_sign``
+    +1) or runs against it (-1); GRPO's head (5, 0) moves ``hot`` times the others. ``seed_flip``:
+    a seed whose GRPO is as rotated and as dense as SFT."""
+    runs_ = list(dict.fromkeys(tables["weights"].run))
+    sp, spec, att = [], [], []
+    for run in runs_:
+        grpo = run.startswith("grpo")
+        flip = seed_flip is not None and run.endswith(f"-s{seed_flip}")
+        bf16 = sft_bf16 * 0.9 if grpo and flip else grpo_bf16 if grpo else sft_bf16
+        angle = sft_angle * 1.1 if grpo and flip else grpo_angle if grpo else sft_angle
+        qk = tables["weights"][(tables["weights"].run == run) & tables["weights"].matrix.isin(["q", "k"])]
+        per_layer = qk.groupby("layer").value.mean()
+        for layer in range(6):
+            for m in MATRICES:
+                base = {"run": run, "checkpoint": "step-2", "step": 2, "fraction": 1.0, "layer": layer, "matrix": m}
+                sp += [{**base, "metric": "frac_unchanged", "value": 0.0},
+                       {**base, "metric": "frac_unchanged_bf16", "value": bf16},
+                       {**base, "metric": "frac_within_tol", "value": bf16 / 2}]
+                spec += [{**base, "metric": "rank_fraction", "value": 0.99},
+                         {**base, "metric": "effective_rank_fraction", "value": 0.5},
+                         {**base, "metric": "left_angle_max@5%", "value": angle},
+                         {**base, "metric": "spectrum_shift", "value": angle / 1000}]
+            order = per_layer.rank().loc[layer] if rho_sign > 0 else 7 - per_layer.rank().loc[layer]
+            for head in range(4):
+                j = (grpo_jsd if grpo else sft_jsd) * (order + 0.01 * head) * (hot if grpo and (layer, head) == (5, 0) else 1)
+                att.append({"run": run, "checkpoint": "step-2", "step": 2, "fraction": 1.0, "layer": layer,
+                            "head": head, "jsd": j, "entropy_base": 1.0, "entropy_ckpt": 1.0 - j,
+                            "entropy_change": -j})
+    return {**tables, "sparsity": pd.DataFrame(sp), "spectra": pd.DataFrame(spec), "attention": pd.DataFrame(att)}
+
+
+def _names(numbers, c):
+    return list(numbers["checks"][c])
+
+
+def test_inside_rules_follow_the_numbers():
+    """Claims 8 and 9 as written: each check flips with the number it reads."""
+    base = _seeded_tables([(0.05, 0.01, 0.09)] * 3, (0.05, 0.02, 0.08))
+    # q/k change per layer varies only as middle vs rest in _weights: spread it so ranks are defined
+    base["weights"] = base["weights"].assign(value=base["weights"].value * (1 + 0.1 * base["weights"].layer))
+    good = claims.compute(_inside(base), "test")
+    c8, c9 = good["checks"]["c8"], good["checks"]["c9"]
+    assert list(c9.values()) == [True, True, True, True] and good["verdicts"]["c9"] == "reproduced"
+    follows, per_kl, concentrated = _names(good, "c8")
+    assert c8[follows] and c8[concentrated]
+    # JSD / KL: GRPO 1e-3-scale over KL 0.4 against SFT 2e-2-scale over 3.6 and 4.7: SFT higher
+    assert not c8[per_kl]
+    assert good["inside"]["pooled"]["rho"]["grpo"] > 0.8 and good["inside"]["pooled"]["rho"]["sft1ep"] == pytest.approx(1.0)
+    against = claims.compute(_inside(base, rho_sign=-1.0), "test")
+    assert not against["checks"]["c8"][follows] and against["inside"]["pooled"]["rho"]["grpo"] < 0
+    even = claims.compute(_inside(base, hot=1.0), "test")
+    assert not even["checks"]["c8"][concentrated]
+    quiet_sft = claims.compute(_inside(base, sft_jsd=1e-5), "test")
+    assert quiet_sft["checks"]["c8"][per_kl]
+    dense = claims.compute(_inside(base, grpo_bf16=0.01, grpo_angle=3.0), "test")
+    sparser, full_rank, rotates, spectrum = _names(dense, "c9")
+    assert [dense["checks"]["c9"][k] for k in (sparser, full_rank, rotates, spectrum)] == [False, True, False, False]
+    one_seed_off = claims.compute(_inside(base, seed_flip=2), "test")  # 2 of 3 seeds, pooled still holds
+    d = one_seed_off["check_detail"]["c9"][rotates]
+    assert d["k"] == 2 and d["holds"] and d["seeds"] == {"0": True, "1": True, "2": False}
+
+
+def test_claims_without_notebook_06_tables_skip_claims_8_and_9():
+    numbers = claims.compute(_seeded_tables([(0.05, 0.01, 0.09)] * 3, (0.05, 0.02, 0.08)), "test")
+    assert "c8" not in numbers["checks"] and numbers["inside"] == {}

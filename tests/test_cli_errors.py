@@ -72,6 +72,14 @@ CASES = [
     ("kl-data-corrupt", "kl {model} {model} --data {corrupt_jsonl} --out {tmp}/k.csv", {}, "cannot read"),
     ("kl-out-under-a-file", "kl {model} {model} --data {math500} --out {afile}/k.csv", {}, "cannot be written"),
     # reproduce: broken plan files, an unknown kernel, unwritable figures (checked before the base is built)
+    # report: models, data, output folder and kernel checked before the notebook runs
+    ("report-hub-base-offline", f"report {HUB_MODEL} {{model}} --out {{tmp}}/r", {}, (UNREACHABLE, "pass a local path")),
+    ("report-empty-folder", "report {model} {empty} --out {tmp}/r", {}, "is neither a run folder"),
+    ("report-out-under-a-file", "report {model} {model} --out {afile}/r", {}, "cannot be written"),
+    ("report-data-file-missing", "report {model} {model} --data {tmp}/missing.jsonl --out {tmp}/r", {},
+     "missing.jsonl does not exist"),
+    ("report-unknown-kernel", "report {model} {model} --out {tmp}/r --kernel no-such-kernel", {},
+     "no Jupyter kernel named 'no-such-kernel'"),
     ("reproduce-plan-invalid-yaml", "reproduce --preset smoke --plan {recipe_bad_yaml}", {}, "is not valid YAML"),
     ("reproduce-plan-not-text", "reproduce --preset smoke --plan {recipe_binary}", {}, "cannot be read as YAML text"),
     ("reproduce-plan-is-a-folder", "reproduce --preset smoke --plan {tmp}", {}, "IsADirectoryError"),

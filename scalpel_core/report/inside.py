@@ -198,6 +198,7 @@ def attention_figure(att: pd.DataFrame, weights_table: pd.DataFrame, groups: dic
     for (g, runs), (ax_h, ax_q) in zip(groups.items(), axes):
         grid = grids[g]
         im = ax_h.imshow(grid, origin="lower", aspect="auto", cmap="magma", vmin=0, vmax=vmax)
+        ax_h.grid(False)
         ax_h.set_ylabel(f"{label_of(g)}\nlayer")
         ax_h.set_xticks(range(grid.shape[1]))
         ax_h.set_yticks(range(grid.shape[0]))

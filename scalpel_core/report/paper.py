@@ -33,7 +33,7 @@ def _filters(numbers: dict) -> dict:
         "benchmarks": lambda keys: ", ".join(labels.get(k, k) for k in keys) or "nothing",
         "f2": lambda v: f"{v:.2f}", "f3": lambda v: f"{v:.3f}", "f4": lambda v: f"{v:.4f}",
         "signed": lambda v: f"{v:+.3f}", "x": lambda v: f"{v:.1f}×" if v < 100 else f"{v:.0f}×",
-        "sci": lambda v: f"{v:.2e}", "pct": lambda v: f"{100 * v:.0f}%",
+        "sci": lambda v: f"{v:.2e}", "pct": lambda v: f"{100 * v:.0f}%", "g3": lambda v: f"{v:.3g}",
         "yesno": lambda v: "yes" if v else "no",
     }
 
