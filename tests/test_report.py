@@ -90,6 +90,25 @@ def test_a_run_folder_with_data(tmp_path, base_and_run, math500_file, random_mod
     assert overview.checkpoint.tolist() == [step_name(2), step_name(4)] and overview.kl.tolist() == kl.kl.tolist()
 
 
+def test_a_trained_smoke_run_and_two_of_its_checkpoints(tmp_path, smoke_runs, math500_file):
+    """On a run that `scalpel train --preset smoke` trained (the session's GRPO run): its folder, and
+    two of its checkpoint folders, each give a notebook and a page."""
+    run = smoke_runs / "smoke" / "grpo-s0"
+    entries = [p for p in sorted(run.glob("step-*")) if p.is_dir()]
+    base, last = entries[0], entries[-1]
+    out = tmp_path / "run"
+    assert main(["report", str(base), str(run), "--out", str(out), "--data", str(math500_file), "--limit", "2",
+                 "--kernel", KERNEL]) == 0
+    assert (out / "report.ipynb").is_file() and "<img" in (out / "report.html").read_text()
+    w = pd.read_csv(out / "tables" / "weights.csv")
+    assert w.checkpoint.nunique() == len(entries) - 1 and last.name in set(w.checkpoint)
+    assert set(pd.read_csv(out / "tables" / "attention.csv").checkpoint) == {last.name}
+    two = tmp_path / "two"
+    assert main(["report", str(base), str(entries[1]), str(last), "--out", str(two), "--kernel", KERNEL]) == 0
+    assert (two / "report.ipynb").is_file() and (two / "report.html").stat().st_size > 100_000
+    assert set(pd.read_csv(two / "tables" / "spectra.csv").checkpoint) == {entries[1].name, last.name}
+
+
 def test_checkpoint_folders_without_data(tmp_path, base_and_run):
     """The base among the checkpoints moved nothing: every entry unchanged, rank 0, no rotation.
     Folders of one name get their parent's; without --data KL and attention are skipped, said so."""
