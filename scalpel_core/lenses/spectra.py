@@ -37,9 +37,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .. import cache
 from ..checkpoints import list_checkpoints, nonfinite_summary, steps_table
-from .weights import WeightsError, _check_compatible, _open, matrices, resolve, tensor_files
+from .weights import WeightsError, _check_compatible, _open, cached_pairs, matrices
 
 VERSION = 1  # bump when a metric or its computation changes (invalidates the cache)
 FRACTIONS = (0.01, 0.05, 0.10)  # subspace sizes r as fractions of min(m, n) (the issue's 1%, 5%, 10%)
@@ -47,7 +46,6 @@ ENERGY = 0.99  # effective rank: singular values holding this share of sum(sigma
 FLOAT64_UP_TO = 2048  # SVDs in float64 on CPU up to this smaller side (the miniature: 128), float32 above
 OVERSAMPLE = 10  # randomized SVD: extra columns beyond the largest r ...
 NITER = 4  # ... and power iterations (torch.svd_lowrank's accuracy knobs)
-COLUMNS = ["checkpoint", "layer", "matrix", "metric", "value"]
 
 
 def angle_metrics() -> list[str]:
@@ -156,29 +154,11 @@ def _stream(base: Path, ckpts: list[Path], wheres: dict, progress: bool, device:
 def compare(base, ckpts, labels: list[str] | None = None, use_cache: bool = True, progress: bool = True,
             device: str = "cpu", svd: str = "auto") -> pd.DataFrame:
     """The tidy table (``checkpoint, layer, matrix, metric, value``) of :data:`METRICS` for every
-    checkpoint against ``base`` (local folders or hub ids); cached per pair."""
+    checkpoint against ``base`` (local folders or hub ids); cached per pair (as the weight lens,
+    :func:`scalpel_core.lenses.weights.cached_pairs`)."""
     choose_svd(svd)  # a bad name fails before any work
-    labels = list(labels) if labels is not None else [str(c) for c in ckpts]
-    if len(labels) != len(ckpts):
-        raise ValueError(f"{len(labels)} labels for {len(ckpts)} checkpoints")
-    base_dir = resolve(base)
-    dirs = [resolve(c) for c in ckpts]
-    wheres = {d: tensor_files(d) for d in dict.fromkeys([base_dir, *dirs])}
-    keys = {}
-    if use_cache:
-        base_digest = cache.checkpoint_digest(base_dir)
-        keys = {d: cache.key("spectra", VERSION, base_digest, cache.checkpoint_digest(d), svd) for d in dirs}
-    store = cache.cache_dir("spectra")
-    found = {d: pd.read_parquet(store / f"{keys[d]}.parquet") for d in dirs
-             if use_cache and (store / f"{keys[d]}.parquet").is_file()}
-    missing = list(dict.fromkeys(d for d in dirs if d not in found))
-    if missing:
-        for d, rows in _stream(base_dir, missing, wheres, progress, device, svd).items():
-            found[d] = pd.DataFrame(rows)
-            if use_cache:
-                found[d].to_parquet(store / f"{keys[d]}.parquet", index=False)
-    parts = [found[d].assign(checkpoint=label) for d, label in zip(dirs, labels)]
-    return pd.concat(parts, ignore_index=True)[COLUMNS]
+    return cached_pairs("spectra", (VERSION, svd), base, ckpts, labels, use_cache,
+                        lambda base_dir, missing, wheres: _stream(base_dir, missing, wheres, progress, device, svd))
 
 
 def pick(entries: list[dict], fractions) -> list[dict]:

@@ -206,6 +206,15 @@ def compare(base, ckpts, labels: list[str] | None = None, use_cache: bool = True
     unknown = sorted(set(metrics) - set(METRICS + SPARSITY))
     if unknown:
         raise WeightsError(f"unknown weight metric(s) {unknown}; valid: {', '.join(METRICS + SPARSITY)}")
+    table = cached_pairs("weights", (VERSION,), base, ckpts, labels, use_cache,
+                         lambda base_dir, missing, wheres: _stream(base_dir, missing, wheres, progress, device))
+    return table[table.metric.isin(list(metrics))].reset_index(drop=True)
+
+
+def cached_pairs(kind: str, key: tuple, base, ckpts, labels, use_cache: bool, stream) -> pd.DataFrame:
+    """The tidy table of a streamed lens (``kind``: its cache folder; ``key``: its version and
+    settings) over (base, checkpoint) pairs: pairs in the cache are read, the rest computed by
+    ``stream(base_dir, missing_dirs, wheres)`` (-> rows per folder) in one pass and cached."""
     labels = list(labels) if labels is not None else [str(c) for c in ckpts]
     if len(labels) != len(ckpts):
         raise ValueError(f"{len(labels)} labels for {len(ckpts)} checkpoints")
@@ -216,19 +225,18 @@ def compare(base, ckpts, labels: list[str] | None = None, use_cache: bool = True
     keys = {}
     if use_cache:
         base_digest = cache.checkpoint_digest(base_dir)
-        keys = {d: cache.key("weights", VERSION, base_digest, cache.checkpoint_digest(d)) for d in dirs}
-    store = cache.cache_dir("weights")
+        keys = {d: cache.key(kind, *key[:1], base_digest, cache.checkpoint_digest(d), *key[1:]) for d in dirs}
+    store = cache.cache_dir(kind)
     found = {d: pd.read_parquet(store / f"{keys[d]}.parquet") for d in dirs
              if use_cache and (store / f"{keys[d]}.parquet").is_file()}
     missing = list(dict.fromkeys(d for d in dirs if d not in found))
     if missing:
-        for d, rows in _stream(base_dir, missing, wheres, progress, device).items():
+        for d, rows in stream(base_dir, missing, wheres).items():
             found[d] = pd.DataFrame(rows)
             if use_cache:
                 found[d].to_parquet(store / f"{keys[d]}.parquet", index=False)
     parts = [found[d].assign(checkpoint=label) for d, label in zip(dirs, labels)]
-    table = pd.concat(parts, ignore_index=True)[COLUMNS]
-    return table[table.metric.isin(list(metrics))].reset_index(drop=True)
+    return pd.concat(parts, ignore_index=True)[COLUMNS]
 
 
 def run_table(run_dir: Path, progress: bool = True, metrics=METRICS) -> pd.DataFrame:
