@@ -94,7 +94,7 @@ CASES = [
     ("paper-manifest-corrupt", "paper --preset smoke", {"SCALPEL_FIGURES": "{figures_bad_manifest}"},
      "manifest.json is corrupt"),
 ]
-SUBCOMMANDS = ("base", "train", "weights", "kl", "reproduce", "paper")
+SUBCOMMANDS = ("base", "train", "weights", "kl", "report", "reproduce", "paper")
 
 
 def test_every_subcommand_has_cases():
