@@ -38,7 +38,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..checkpoints import list_checkpoints, nonfinite_summary, steps_table
-from .weights import WeightsError, _check_compatible, _open, cached_pairs, matrices
+from .weights import WeightsError, _open, cached_pairs, checked_matrices
 
 VERSION = 1  # bump when a metric or its computation changes (invalidates the cache)
 FRACTIONS = (0.01, 0.05, 0.10)  # subspace sizes r as fractions of min(m, n) (the 1%, 5%, 10%)
@@ -127,20 +127,15 @@ def choose_svd(svd: str) -> str:
 
 def _stream(base: Path, ckpts: list[Path], wheres: dict, progress: bool, device: str, svd: str) -> dict:
     base_where = wheres[base]
-    todo = matrices(base_where)
-    if not todo:
-        raise WeightsError(f"{base} has no per-layer projection weights (expected Llama/OLMo names such as "
-                           "model.layers.0.self_attn.q_proj.weight)")
+    how = choose_svd(svd)
     rows: dict = {c: [] for c in ckpts}
     with ExitStack() as handles, torch.no_grad():
         opened: dict = {}
-        for c in ckpts:
-            _check_compatible(base, base_where, c, wheres[c], handles, opened, todo)
+        todo = checked_matrices(base, ckpts, wheres, handles, opened)
         for name, layer, matrix in tqdm(todo, desc="ranks and rotations", unit="tensor", disable=not progress):
             w = _open(handles, opened, base_where[name]).get_tensor(name).to(device)
             if not torch.isfinite(w).all():
                 raise WeightsError(f"base {base}: tensor {name!r} holds {nonfinite_summary(w)}")
-            how = choose_svd(svd)
             basis = _Basis(w, max(subspace_sizes(*w.shape)), how)
             for c in ckpts:
                 wc = _open(handles, opened, wheres[c][name]).get_tensor(name).to(device)

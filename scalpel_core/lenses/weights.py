@@ -124,6 +124,18 @@ def _check_compatible(base: Path, base_where, ckpt: Path, where, handles, opened
                            f"base {base} lacks: both must be the same architecture")
 
 
+def checked_matrices(base: Path, ckpts: list[Path], wheres: dict, handles: ExitStack, opened: dict) -> list:
+    """The base's projection matrices (:func:`matrices`), after checking that every checkpoint has
+    each of them in the same shape and no other (a :class:`WeightsError` naming the first difference)."""
+    todo = matrices(wheres[base])
+    if not todo:
+        raise WeightsError(f"{base} has no per-layer projection weights (expected Llama/OLMo names such as "
+                           "model.layers.0.self_attn.q_proj.weight)")
+    for c in ckpts:
+        _check_compatible(base, wheres[base], c, wheres[c], handles, opened, todo)
+    return todo
+
+
 # Elements per step on CPU: a 1 MiB float32 slice of the base stays in cache while the same
 # slice of every checkpoint is subtracted from it (benchmarks/README.md: 4x over whole tensors).
 CHUNK = 1 << 18
@@ -164,15 +176,10 @@ def _stream(base: Path, ckpts: list[Path], wheres: dict[Path, dict[str, Path]], 
     slice by slice: the base is read once however many checkpoints there are. ``wheres``:
     :func:`tensor_files` of the base and of every checkpoint."""
     base_where = wheres[base]
-    todo = matrices(base_where)
-    if not todo:
-        raise WeightsError(f"{base} has no per-layer projection weights (expected Llama/OLMo names such as "
-                           "model.layers.0.self_attn.q_proj.weight)")
     rows: dict[Path, list[dict]] = {c: [] for c in ckpts}
     with ExitStack() as handles, torch.no_grad():
         opened: dict = {}
-        for c in ckpts:
-            _check_compatible(base, base_where, c, wheres[c], handles, opened, todo)
+        todo = checked_matrices(base, ckpts, wheres, handles, opened)
         for name, layer, matrix in tqdm(todo, desc="weight changes", unit="tensor", disable=not progress):
             w = _open(handles, opened, base_where[name]).get_tensor(name).to(device)
             cs = [_open(handles, opened, wheres[c][name]).get_tensor(name).to(device) for c in ckpts]
