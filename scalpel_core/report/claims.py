@@ -1,4 +1,4 @@
-"""Every claim of the paper as a rule over our measured tables, with a verdict (notebook 07).
+"""Every claim of the paper as a rule over our measured tables, with a verdict (notebook 08).
 
     numbers = claims.compute(claims.load_tables("tiny"))
     claims.write(numbers, figures_dir / "numbers.json")    # what paper/ takes its numbers from
@@ -42,6 +42,22 @@ be changed after seeing them), on each run's final checkpoint, means over layers
   the top 5% left singular vectors); (d) GRPO shifts the spectrum less than every SFT run
   (Zhu et al. 2025).
 
+**Claim 7** (issue 16; the rule written before any pass@k number of the tiny world existed, and
+not to be changed after seeing them). With notebook 07's tables, the title claim is tested head-on,
+on the pass@k samples (n per problem, the same problems for every model) and the benchmark deltas,
+under the same verdict rule over seeds:
+
+- (a) "GRPO amplifies", pass@k: GRPO beats the base at k = 1 (advantage > 0) and its advantage at
+  k = n is smaller than at k = 1 (it shrinks or reverses at large k);
+- (b) "GRPO amplifies", coverage: GRPO gains few problems the base never solves: the share of
+  problems it solves at least once in n samples and the base never does is at most ``FEW`` = 0.02;
+- (c) "SFT replaces", coverage: every SFT run gains more than ``FEW`` of such problems;
+- (d) "SFT replaces", forgetting: every SFT run drops significantly (95% interval below 0) on at
+  least half of the general retention scores.
+
+Without notebook 07's tables, claim 7 falls back to its earlier checks from averages (in-domain
+gain, general change, weight change and final KL; :func:`conclusion_checks`).
+
 Retention (continuous scores beside the accuracies; :mod:`scalpel_core.eval.analogues`) enters
 claims 1 and 2 as checks of their own: a "slight loss" may be a significant drop in retention
 while accuracy holds. Retention scores have different scales, so the rules count directions
@@ -75,11 +91,14 @@ KL_ORDERING = "every SFT run ends far above GRPO (ordering, high vs low plateau)
 RHO_MIN = 0.5  # claim 8a: "follows" = Spearman correlation over layers at least this
 CONCENTRATED = 3.0  # claim 8c: most moved head / median head
 FULL_RANK = 0.9  # claim 9b: "nearly full rank" = mean rank(dW) / min(m, n) at least this
+FEW = 0.02  # claim 7b/7c: "few" problems gained = at most this share of the problems
 POOLED = "pooled"  # the seed label of the pooled rows (scalpel_core.eval.scoring.seed_tables)
 # The result tables (paths.TABLES) the claims read.
 TABLES = ("weights", "kl", "scores", "deltas", "graders", "freeze_scores", "freeze_effects", "freeze_frozen",
           "sparsity", "spectra", "attention")
 INSIDE = ("sparsity", "spectra", "attention")  # notebook 06's tables: claims 8 and 9 (skipped where absent)
+AMPLIFY = ("passk_crossing", "gained_lost")  # notebook 07's tables read by claim 7 (its earlier checks where absent)
+EXTRA = ("passk", "forgetting", "forgetting_fits", "frontier")  # notebook 07's other tables, reported beside
 
 
 def verdict(checks: dict) -> str:
@@ -95,8 +114,10 @@ def holds(pooled: bool, per_seed: list) -> bool:
 def load_tables(preset: str) -> dict:
     """The result tables of notebooks 02-06, or a FileNotFoundError naming the notebook to run."""
     out = {}
-    for name in TABLES:
+    for name in TABLES + AMPLIFY + EXTRA:
         file = paths.table_file(preset, name)
+        if name in AMPLIFY + EXTRA and not file.is_file():
+            continue  # notebook 07 not run: claim 7 keeps its earlier checks
         if not file.is_file():
             notebook = paths.TABLES[name][1]
             raise FileNotFoundError(f"{file} is missing: run notebooks/{notebook}.ipynb with "
@@ -367,6 +388,33 @@ def conclusion_checks(bench: dict, weights: dict, kl: dict) -> tuple[dict, dict]
     return checks, est
 
 
+def amplify_checks(sub: dict, bench: dict) -> tuple[dict, dict]:
+    """Claim 7's checks from pass@k (one seed's rows of notebook 07's tables, or the pooled ones)
+    and the benchmark deltas (``bench``: :func:`benchmark_checks`), with their estimates."""
+    cross = sub["passk_crossing"].set_index("method")
+    gl = sub["gained_lost"].set_index("method")
+    n = max(int(c.split("@")[1]) for c in cross.columns if c.startswith("advantage@"))
+    adv1, advn = cross["advantage@1"], cross[f"advantage@{n}"]
+    sfts = [m for m in SFT_RUNS if m in gl.index]
+    names = [f"GRPO amplifies: it beats the base at pass@1 and its advantage shrinks or reverses by pass@{n}",
+             f"GRPO amplifies: it gains few problems the base never solves in {n} samples (at most {FEW:.0%})",
+             f"SFT replaces: every SFT run gains problems the base never solves (more than {FEW:.0%})",
+             "SFT replaces: every SFT run forgets (a significant drop on at least half of the general retention scores)"]
+    g = "grpo" in cross.index
+    checks = {names[0]: g and adv1["grpo"] > 0 and advn["grpo"] < adv1["grpo"],
+              names[1]: "grpo" in gl.index and gl.gained["grpo"] <= FEW,
+              names[2]: bool(sfts) and all(gl.gained[m] > FEW for m in sfts),
+              names[3]: bool(sfts) and all(bench[m].get("retention_significant_drops", 0) >= len(bench[m].get("retention", {})) / 2
+                                           and bench[m].get("retention") for m in sfts)}
+    each = lambda f: ", ".join(f"{NAMES.get(m, m)} {f(m)}" for m in cross.index)  # noqa: E731
+    k = lambda m: "none" if pd.isna(cross.k[m]) else f"{int(cross.k[m])}"  # noqa: E731
+    est = {names[0]: f"advantage at k=1 -> k={n}: " + each(lambda m: f"{adv1[m]:+.3f} -> {advn[m]:+.3f} (crossing k {k(m)})"),
+           names[1]: "gained / lost: " + ", ".join(f"{NAMES.get(m, m)} {gl.gained[m]:.3f} / {gl.lost[m]:.3f}" for m in gl.index),
+           names[2]: "gained: " + ", ".join(f"{NAMES.get(m, m)} {gl.gained[m]:.3f}" for m in gl.index),
+           names[3]: "; ".join(f"{NAMES[m]}: {_drops(bench[m])}" for m in sfts if bench[m].get("retention"))}
+    return {c: bool(v) for c, v in checks.items()}, est
+
+
 def _jsonable(obj):
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
@@ -402,7 +450,8 @@ def _of_seed(tables: dict, seed: str) -> dict:
     keep = _seed_labels(d) == seed if "seed" in d else pd.Series(True, index=d.index)
     runs = {k: tables[k][tables[k].run.map(lambda r: str(seed_of(r)) == seed)]
             for k in ("weights", "kl", *INSIDE) if k in tables}
-    return {"deltas": d[keep], **runs}
+    rows = {k: tables[k][tables[k].seed.astype(str) == seed] for k in AMPLIFY if k in tables}
+    return {"deltas": d[keep], **runs, **rows}
 
 
 def _pooled(tables: dict) -> dict:
@@ -410,6 +459,7 @@ def _pooled(tables: dict) -> dict:
     of every weight cell and KL point (run ids ``{method}-pooled``)."""
     d = tables["deltas"]
     out = {"deltas": d[_seed_labels(d) == POOLED] if "seed" in d else d}
+    out |= {k: tables[k][tables[k].seed.astype(str) == POOLED] for k in AMPLIFY if k in tables}
     cell = ["run", "checkpoint", "step", "fraction", "layer", "matrix", "metric"]
     for k, value, keys in (("weights", "value", cell), ("kl", "kl", ["run", "checkpoint", "step", "fraction"]),
                            ("sparsity", "value", cell), ("spectra", "value", cell),
@@ -425,7 +475,8 @@ def _pooled(tables: dict) -> dict:
 def _evaluate(sub: dict) -> dict:
     """Claims 1-5 and 7 on one seed's tables or the pooled ones: checks, estimates and the numbers."""
     bench, weights, kl = benchmark_checks(sub["deltas"]), weight_checks(sub["weights"]), kl_checks(sub["kl"])
-    c7, c7_est = conclusion_checks(bench, weights, kl)
+    c7, c7_est = (amplify_checks(sub, bench) if all(k in sub for k in AMPLIFY)
+                  else conclusion_checks(bench, weights, kl))
     out = {"bench": bench, "weights": weights, "kl": kl,
            "checks": {"c1": bench["c1"], "c2": bench["c2"], "c3": weights["c3"], "c4": weights["c4"],
                       "c5": kl["c5"], "c7": c7},
