@@ -34,7 +34,7 @@ KIND = {"00_base_model": "benchmark scoring of the base (generation + option sco
         "04_kl_divergence": "teacher-forced scoring (KL forward passes)",
         "05_benchmarks": "benchmark scoring of 3 final models (generation + option scoring)",
         "06_inside_the_model": "I/O and SVDs (sparsity, rank, rotation) + eager forward passes (attention)",
-        "07_claims": "tables and verdicts"}
+        "08_claims": "tables and verdicts"}
 
 
 def _notebooks(preset: str, rev: str | None) -> dict[str, dict]:

@@ -5,6 +5,7 @@
     scalpel train --config recipes/paper/grpo.yaml   # a recipe; also under `accelerate launch -m scalpel_core.cli`
     scalpel weights BASE CKPT [CKPT ...] --out changes.csv   # weight change per layer x matrix (.csv/.parquet)
     scalpel kl BASE CKPT [CKPT ...] --out kl.csv             # KL(base || ckpt) on MATH-500, teacher-forced
+    scalpel passk BASE CKPT [CKPT ...] --data FILE --n 32 --out passk.csv   # pass@k, crossing k, problems gained/lost
     scalpel report BASE RUN_DIR_OR_CKPTS... --out DIR        # every lens as one notebook + HTML page (--data for KL)
     scalpel reproduce --preset tiny            # execute the papermill plan (plan.yaml); --dry-run, --force
     scalpel paper --preset tiny                # build paper/paper-tiny.md and .html from figures/tiny/numbers.json
@@ -17,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import PRESETS, ScalpelError  # light: the CLI starts without importing torch
+from .config import PRESETS, ConfigError, ScalpelError  # light: the CLI starts without importing torch
 
 
 def _base(args) -> int:
@@ -37,7 +38,7 @@ def _train(args) -> int:
     from .train.trainer import train
 
     chosen = {"method": args.method, "trainable": args.trainable, "train_seed": args.train_seed,
-              "frozen_layers": args.frozen_layers}
+              "frozen_layers": args.frozen_layers, "lr_factor": args.lr_factor}
     if args.config:
         cfg, trl_args = load_recipe(args.config, preset=args.preset, **chosen)
     else:
@@ -85,6 +86,46 @@ def _kl(args) -> int:
                      AutoTokenizer.from_pretrained(base), args.batch_size, args.device, not args.no_cache,
                      template=None if args.template == "own" else args.template)
     print(weights.write(table, out))
+    return 0
+
+
+def _passk(args) -> int:
+    from .checkpoints import check_model_folder
+    from .data import hub
+    from .lenses import weights
+
+    out = weights.check_out(args.out)  # before any work: the output, the numbers, the data, then every model
+    _check_cache(args)
+    if args.n < 1 or args.problems < 0 or args.max_new_tokens < 1:
+        raise ConfigError(f"--n (got {args.n}) and --max-new-tokens (got {args.max_new_tokens}) must be at "
+                          f"least 1, --problems (got {args.problems}) at least 0 (0: all)")
+    if not args.temperature > 0 or not 0 < args.top_p <= 1:
+        raise ConfigError(f"--temperature must be > 0 (got {args.temperature}) and --top-p in (0, 1] (got {args.top_p})")
+    if args.engine == "vllm":
+        from .eval.passk import vllm_ready
+
+        if not vllm_ready():
+            raise ConfigError("--engine vllm needs vLLM installed and a CUDA GPU; use --engine transformers (or auto)")
+    try:
+        hub.check_source(args.data, hub.MATH500_COLUMNS, split="test")
+    except hub.DataError as err:
+        raise hub.DataError(f"--data: {err}") from None
+    models = {ref: check_model_folder(weights.resolve(ref), "base" if i == 0 else "checkpoint", tokenizer=True,
+                                      chat_template=True) for i, ref in enumerate([args.base, *args.ckpts])}
+    if len(models) < 2:
+        raise ConfigError("give at least one checkpoint other than the base")
+    from .eval import passk
+    from .report import amplify
+
+    rows = hub.load_math500(args.data)
+    items = passk.subset([{"prompt": r["prompt"], "answer": r["answer"]} for r in rows], args.problems, args.seed)
+    counts = {ref: passk.counts_folder(path, items, args.n, args.max_new_tokens, args.temperature, args.top_p,
+                                       args.seed, args.batch_size, sys.stderr.isatty(), not args.no_cache, args.engine)
+              for ref, path in models.items()}
+    curves = amplify.curve_table(counts, args.n).drop(columns=["method", "seed"])
+    summary = amplify.compare(counts, args.n, base=args.base)
+    print(weights.write(curves, out))
+    print(weights.write(summary, out.with_name(f"{out.stem}_summary{out.suffix}")))
     return 0
 
 
@@ -154,10 +195,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trainable", default=None, help="all | attention | qk | qk+lm_head | frozen-mid-mlp")
     p.add_argument("--frozen-layers", default=None, help="'first-last' for frozen-mid-mlp")
     p.add_argument("--train-seed", type=int, default=None, help="seed of the run (run id suffix -s{seed})")
+    p.add_argument("--lr-factor", type=float, default=None,
+                   help="multiply the method's learning rate (default 1; run id -lr{factor}x-s{seed})")
     p.add_argument("--run", default=None, help="run id (default: {method}[-{trainable}]-s{seed})")
     p.add_argument("--overwrite", action="store_true", help="replace a run folder that holds another config")
     p.set_defaults(func=_train)
     _comparison(sub, "weights", "weight change of checkpoints against a base, per layer and matrix", _weights)
+    p = _comparison(sub, "passk", "pass@k of a base and checkpoints on MATH-500-like problems (unbiased estimator; "
+                                  "vLLM when installed with a GPU, else transformers); also writes OUT_summary", _passk)
+    p.add_argument("--data", required=True, help="problems with problem, solution and answer columns: a hub id "
+                                                 "or a local .jsonl/.json/.csv/.parquet file")
+    p.add_argument("--n", type=int, default=32, help="samples per problem (k = 1, 2, 4, ..., n)")
+    p.add_argument("--problems", type=int, default=0, help="a fixed seeded subset of this many problems (0: all)")
+    p.add_argument("--temperature", type=float, default=0.6, help="sampling temperature (Yue et al. 2025: 0.6)")
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling (Yue et al. 2025: 0.95)")
+    p.add_argument("--max-new-tokens", type=int, default=1500, help="completion budget (the paper's: 1500)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (the same for every model)")
+    p.add_argument("--batch-size", type=int, default=512, help="rows decoded at once (prompts x samples)")
+    p.add_argument("--engine", default="auto", choices=("auto", "vllm", "transformers"),
+                   help="auto: vLLM when installed and a GPU is there, else transformers")
     p = _comparison(sub, "kl", "KL(base || checkpoint) on MATH-500 rendered as chat, teacher-forced", _kl)
     p.add_argument("--data", default="HuggingFaceH4/MATH-500",
                    help="MATH-500: a hub id or a local .jsonl/.parquet with problem, solution, answer")

@@ -120,6 +120,9 @@ class Config:
     trainable: str = _run("all")  # all | attention (q,k,v,o only) | qk (q,k only) | frozen-mid-mlp (paper/ORIGINAL.md, "Freeze ablation")
     frozen_layers: str = _run("")  # "a-b" (inclusive) MLP layers frozen by frozen-mid-mlp; "" = the middle third (paper: 19-25 of 32)
     train_seed: int = _run(0)  # seed of the run: data order and GRPO sampling (paper: 42); the world keeps `seed`
+    lr_factor: float = _run(1.0)  # multiplies the method's learning rate (1 = the paper's setting). The frontier
+    #                         of training strengths (notebook 07) trains GRPO and SFT at other factors; a run
+    #                         at a factor other than 1 has the id {method}[-{trainable}]-lr{factor}x-s{seed}
 
     # --- schedule (paper/ORIGINAL.md, "What the authors' code ran"): both methods have the same
     # per-device batch and accumulation, so one optimizer step holds problems_per_step x
@@ -207,6 +210,8 @@ class Config:
                     "max_completion_length", "max_prompt_length", "sft3ep_epochs"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key {key!r} must be at least 1, got {getattr(self, key)}")
+        if not self.lr_factor > 0:
+            raise ConfigError(f"config key 'lr_factor' must be > 0 (it multiplies the learning rate), got {self.lr_factor}")
         if self.hidden_size % self.n_heads:
             raise ConfigError(f"hidden_size {self.hidden_size} must be divisible by n_heads {self.n_heads}")
 

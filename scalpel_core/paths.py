@@ -30,6 +30,12 @@ TABLES = {
     "sparsity": ("update_sparsity.csv", "06_inside_the_model"),
     "spectra": ("update_spectra.csv", "06_inside_the_model"),
     "attention": ("attention_shift.csv", "06_inside_the_model"),
+    "passk": ("passk.csv", "07_amplify_or_replace"),
+    "passk_crossing": ("passk_crossing.csv", "07_amplify_or_replace"),
+    "gained_lost": ("gained_lost.csv", "07_amplify_or_replace"),
+    "forgetting": ("forgetting.csv", "07_amplify_or_replace"),
+    "forgetting_fits": ("forgetting_fits.csv", "07_amplify_or_replace"),
+    "frontier": ("frontier.csv", "07_amplify_or_replace"),
 }
 
 

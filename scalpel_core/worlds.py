@@ -188,24 +188,25 @@ def math500_prompts(cfg: Config, limit: int | None = None) -> list[dict]:
 
 
 def score_models(models: dict[str, Path], cfg: Config, progress: bool = False, lm_eval_limit: int = 0,
-                 retention: bool = True):
+                 retention: bool = True, general: bool = False):
     """``(vectors, items)`` of the final models on every benchmark: model -> {key: (num, den)}, and
     model -> per-item records (the miniature world's completions; ``None`` at paper scale, where
     lm-eval keeps its own logs). The miniature analogues are cached by content hash
     (:func:`scalpel_core.eval.analogues.evaluate_folder`); paper scale runs lm-evaluation-harness.
-    ``retention=False``: accuracies only (no gold or held-out log-likelihoods; the freeze ablation)."""
+    ``retention=False``: accuracies only (no gold or held-out log-likelihoods; the freeze ablation).
+    ``general``: the out-of-domain benchmarks only (knowledge and instructions; notebook 07's forgetting)."""
     if miniature(cfg):
         from .eval import analogues
 
         built = world(cfg)
         items = {name: analogues.evaluate_folder(path, built.benchmarks, cfg, progress, heldout=built.heldout_docs,
-                                                 retention=retention)
+                                                 retention=retention, general=general)
                  for name, path in models.items()}
         return {name: analogues.item_vectors(it) for name, it in items.items()}, items
     from .eval import lmeval
 
     vectors = {}
     for name, path in models.items():
-        _, vectors[name] = lmeval.evaluate(path, max_gen_toks=cfg.max_new_tokens, batch_size=cfg.eval_batch_size,
-                                           limit=lm_eval_limit or None)
+        _, vectors[name] = lmeval.evaluate(path, lmeval.GENERAL if general else None, max_gen_toks=cfg.max_new_tokens,
+                                           batch_size=cfg.eval_batch_size, limit=lm_eval_limit or None)
     return vectors, None

@@ -1,4 +1,4 @@
-"""Claims as rules over the result tables (notebook 07) and the freeze ablation's summary (notebook 02)."""
+"""Claims as rules over the result tables (notebook 08) and the freeze ablation's summary (notebook 02)."""
 
 import json
 

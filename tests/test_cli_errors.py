@@ -71,6 +71,21 @@ CASES = [
      "missing.jsonl does not exist"),
     ("kl-data-corrupt", "kl {model} {model} --data {corrupt_jsonl} --out {tmp}/k.csv", {}, "cannot read"),
     ("kl-out-under-a-file", "kl {model} {model} --data {math500} --out {afile}/k.csv", {}, "cannot be written"),
+    # passk: the numbers, the output, the data, the engine and the models, before any sampling
+    ("passk-n-zero", "passk {model} {model2} --data {math500} --n 0 --out {tmp}/p.csv", {}, "--n (got 0)"),
+    ("passk-top-p-out-of-range", "passk {model} {model2} --data {math500} --top-p 1.5 --out {tmp}/p.csv", {},
+     "--top-p in (0, 1] (got 1.5)"),
+    ("passk-out-extension", "passk {model} {model2} --data {math500} --out {tmp}/p.txt", {},
+     "the extension must be .csv or .parquet"),
+    ("passk-data-missing-columns", "passk {model} {model2} --data {no_columns} --out {tmp}/p.csv", {},
+     "lacks column(s) ['problem', 'solution', 'answer']"),
+    ("passk-vllm-not-installed", "passk {model} {model2} --data {math500} --engine vllm --out {tmp}/p.csv", {},
+     "--engine vllm needs vLLM installed and a CUDA GPU"),
+    ("passk-base-without-chat-template", "passk {no_chat} {model} --data {math500} --out {tmp}/p.csv", {},
+     "has no chat template"),
+    ("passk-only-the-base", "passk {model} {model} --data {math500} --out {tmp}/p.csv", {},
+     "give at least one checkpoint other than the base"),
+    ("train-lr-factor-not-positive", "train --preset smoke --lr-factor 0", {}, "'lr_factor' must be > 0"),
     # reproduce: broken plan files, an unknown kernel, unwritable figures (checked before the base is built)
     # report: models, data, output folder and kernel checked before the notebook runs
     ("report-hub-base-offline", f"report {HUB_MODEL} {{model}} --out {{tmp}}/r", {}, (UNREACHABLE, "pass a local path")),
@@ -94,7 +109,7 @@ CASES = [
     ("paper-manifest-corrupt", "paper --preset smoke", {"SCALPEL_FIGURES": "{figures_bad_manifest}"},
      "manifest.json is corrupt"),
 ]
-SUBCOMMANDS = ("base", "train", "weights", "kl", "report", "reproduce", "paper")
+SUBCOMMANDS = ("base", "train", "weights", "kl", "passk", "report", "reproduce", "paper")
 
 
 def test_every_subcommand_has_cases():
@@ -139,6 +154,7 @@ def build_paths(root: Path, random_model, tokenizer) -> dict:
     random_model.save_pretrained(model)
     tokenizer.save_pretrained(model)
     w = {"tmp": root, "model": model, **_model_variants(root, model)}
+    w["model2"] = Path(shutil.copytree(model, root / "model2"))  # a second, identical model (pass@k's checkpoint)
     (root / "afile").write_text("a regular file\n")
     w["afile"] = root / "afile"
     (root / "folder.csv").mkdir()

@@ -36,6 +36,7 @@ from .scoring import LABELS
 MATHS = ("aime24", "math500", "gsm8k")
 CHOICE = ("mmlu", "mmlu_pro")
 CHAIN = ("gpqa",)
+GENERAL = CHOICE + CHAIN + ("ifeval",)  # the out-of-domain analogues: knowledge and instruction following
 BRIDGE_TOKENS = 12  # generation budget for hop 1: a name (2-3 syllables) and its full stop
 VERSION = 3  # bump when scoring changes (invalidates cached scores); 2: the fast decoder; 3: retention
 # Retention score key -> (the items it is computed on, what the score is)
@@ -134,22 +135,25 @@ def chance_levels(benchmarks: dict) -> dict[str, float]:
 
 
 def evaluate(model, tokenizer, benchmarks: dict, cfg, progress=False, heldout=None,
-             retention: bool = True) -> tuple[pd.DataFrame, dict]:
+             retention: bool = True, general: bool = False) -> tuple[pd.DataFrame | None, dict]:
     """Score a model on every analogue. Returns (summary table, per-item rows by benchmark).
     The rows carry the retention scores too (``margin``; with ``retention`` the gold
-    log-likelihoods ``ll`` and ``ll_n``), and with ``heldout`` documents a ``heldout`` entry."""
+    log-likelihoods ``ll`` and ``ll_n``), and with ``heldout`` documents a ``heldout`` entry.
+    ``general``: the out-of-domain analogues only (knowledge and instructions, :data:`GENERAL`;
+    no maths, no summary table): the forgetting of every checkpoint (notebook 07)."""
     items: dict[str, list[dict]] = {}
-    for b in MATHS:
+    for b in () if general else MATHS:
         items[b] = score_maths(model, tokenizer, benchmarks[b], cfg, progress, b)
     for b in CHOICE:
         items[b] = score_choice(model, tokenizer, benchmarks[b], cfg)
     items["gpqa"] = score_chain(model, tokenizer, benchmarks["gpqa"], cfg, progress)
     items["ifeval"] = score_ifeval(model, tokenizer, benchmarks["ifeval"], cfg, progress)
     for b, field in (GOLD.items() if retention else ()):
-        items[b] = [{**r, **g} for r, g in zip(items[b], gold_logliks(model, tokenizer, benchmarks[b], cfg, field))]
+        if b in items:
+            items[b] = [{**r, **g} for r, g in zip(items[b], gold_logliks(model, tokenizer, benchmarks[b], cfg, field))]
     if heldout and retention:
         items["heldout"] = score_heldout(model, tokenizer, heldout, cfg)
-    return summary_table(items, benchmarks), items
+    return (None if general else summary_table(items, benchmarks)), items
 
 
 def summary_table(items: dict, benchmarks: dict) -> pd.DataFrame:
@@ -171,7 +175,7 @@ def item_vectors(items: dict) -> dict[str, tuple[list, list]]:
     """Per benchmark key (accuracies, then the retention scores of :data:`RETENTION` that the
     items carry), the per-item (numerator, denominator) whose sums give the score: a margin is a
     mean over items, a log-likelihood a sum over every gold token divided by their number."""
-    out = {b: ([r["correct"] for r in items[b]], [1.0] * len(items[b])) for b in MATHS + CHOICE + CHAIN}
+    out = {b: ([r["correct"] for r in items[b]], [1.0] * len(items[b])) for b in MATHS + CHOICE + CHAIN if b in items}
     ife = items["ifeval"]
     out["ifeval_prompt"] = ([r["prompt_ok"] for r in ife], [1.0] * len(ife))
     out["ifeval_inst"] = ([r["inst_ok"] for r in ife], [r["inst_n"] for r in ife])
@@ -184,25 +188,29 @@ def item_vectors(items: dict) -> dict[str, tuple[list, list]]:
 
 
 def evaluate_folder(path: Path, benchmarks: dict, cfg, progress: bool = False, use_cache: bool = True,
-                    heldout=None, retention: bool = True) -> dict:
+                    heldout=None, retention: bool = True, general: bool = False) -> dict:
     """Per-item results (as :func:`evaluate`) of the model saved in ``path``, cached by its content
     hash, the world and the evaluation settings. A result with retention serves a request
-    without it."""
+    without it, and a full result a ``general`` request (its maths rows left out)."""
     from transformers import AutoTokenizer
 
     digest = cache.checkpoint_digest(Path(path))
 
-    def file_of(held: bool, kept: bool):
-        extra = () if kept else ("no retention",)  # the key of a full result is as it always was
+    def file_of(held: bool, kept: bool, only_general: bool = False):
+        extra = (() if kept else ("no retention",)) + (("general",) if only_general else ())  # a full key as it always was
         return cache.cache_dir("benchmarks") / (cache.key(
             "benchmarks", VERSION, digest, cfg.base_hash, cfg.max_new_tokens, cfg.eval_batch_size, held, *extra) + ".json")
 
-    file = file_of(bool(heldout), retention)
-    found = [f for f in (file, *([] if retention else [file_of(bool(heldout), True)])) if use_cache and f.is_file()]
+    file = file_of(bool(heldout), retention, general)
+    servers = [file_of(bool(heldout), r) for r in (retention, True)] if general else []
+    servers += [] if retention else [file_of(bool(heldout), True, general)]
+    found = [f for f in (file, *servers) if use_cache and f.is_file()]
     if found:
-        return json.loads(found[0].read_text())
+        items = json.loads(found[0].read_text())
+        return {b: rows for b, rows in items.items() if b not in MATHS} if general else items
     model = load_checked(path)
-    _, items = evaluate(model, AutoTokenizer.from_pretrained(path), benchmarks, cfg, progress, heldout, retention)
+    _, items = evaluate(model, AutoTokenizer.from_pretrained(path), benchmarks, cfg, progress, heldout, retention,
+                        general)
     if use_cache:
         file.write_text(json.dumps(items))
     return items

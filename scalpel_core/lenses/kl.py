@@ -124,7 +124,7 @@ def _prefixed(model, prefix_cache, x, mask):
 def kl_per_example(base, model, ids: list[list[int]], batch_size: int = 16, pad_id: int = 0,
                    dtype=torch.float32, base_cache: dict | None = None, progress: bool = False,
                    desc: str = "KL", device=None, max_tokens: int = MAX_TOKENS,
-                   share_prefix: bool = True) -> np.ndarray:
+                   share_prefix: bool = True, starts: list[int] | None = None) -> np.ndarray:
     """Mean KL(base || model) over each sequence's tokens, in input order.
 
     Batches hold at most ``batch_size`` sequences and ``max_tokens`` padded positions; the
@@ -132,9 +132,15 @@ def kl_per_example(base, model, ids: list[list[int]], batch_size: int = 16, pad_
     ``base_cache`` (a dict, filled on first use) keeps the base's log-probs per batch, so
     scoring many checkpoints runs the base once; pass None to recompute them each time.
     With ``share_prefix`` the prefix every sequence shares (:func:`shared_prefix`) is run once.
+    ``starts``: per sequence, the index of its first response token; the KL is then averaged over
+    the positions that predict the response (``start - 1`` to the second-to-last token) only.
     """
     device = device or next(model.parameters()).device
     n_pre = shared_prefix(ids) if share_prefix else 0
+    if starts is not None:
+        if any(not 1 <= st < len(seq) for st, seq in zip(starts, ids, strict=True)):
+            raise KLError("every response needs at least one token after a non-empty prompt")
+        n_pre = min(n_pre, min(starts) - 1)  # the shared prefix stays inside every prompt
     out = np.zeros(len(ids), dtype=np.float64)
     caches = {}
     if n_pre:  # the shared prefix: once per model, its KL once for every sequence
@@ -164,8 +170,17 @@ def kl_per_example(base, model, ids: list[list[int]], batch_size: int = 16, pad_
         if base_cache is not None and not cached:
             base_cache[b] = logp
         lengths = mask.sum(-1)
-        sums = torch.zeros(len(idx), dtype=dtype, device=device).index_add_(
-            0, torch.repeat_interleave(torch.arange(len(idx), device=device), lengths), kl)
+        row_of = torch.repeat_interleave(torch.arange(len(idx), device=device), lengths)
+        if starts is not None:  # response positions only; the prefix is prompt, never counted
+            at = torch.arange(x.shape[1], device=device)[None] + n_pre
+            first = torch.tensor([starts[i] - 1 for i in idx], device=device)[:, None]
+            last = torch.tensor([len(ids[i]) - 2 for i in idx], device=device)[:, None]
+            keep = ((at >= first) & (at <= last))[mask.bool()].to(dtype)
+            sums = torch.zeros(len(idx), dtype=dtype, device=device).index_add_(0, row_of, kl * keep)
+            counts = torch.zeros(len(idx), dtype=dtype, device=device).index_add_(0, row_of, keep)
+            out[idx] = (sums / counts).double().cpu().numpy()
+            continue
+        sums = torch.zeros(len(idx), dtype=dtype, device=device).index_add_(0, row_of, kl)
         if n_pre:
             sums, lengths = sums + pre_sum, lengths + n_pre
         out[idx] = (sums / lengths).double().cpu().numpy()
@@ -181,13 +196,31 @@ def curve(base_path, checkpoints: list[tuple[str, Path]], conversations: list[li
     softmax in float32; on CPU everything is float32. Results are cached per (base,
     checkpoint, data) content hash. ``template``: the chat rendering (:func:`encode`).
     """
+    return _curve(base_path, checkpoints, encode(tokenizer, conversations, template), tokenizer, batch_size,
+                  device, use_cache, progress)
+
+
+def response_curve(base_path, checkpoints: list[tuple[str, Path]], prompts: list[list[dict]], responses: list[str],
+                   tokenizer, batch_size: int = 16, device: str | None = None, use_cache: bool = True,
+                   progress: bool = True) -> pd.DataFrame:
+    """KL(base || checkpoint) per token of given responses (e.g. sampled from the base) to chat
+    ``prompts`` (the tokenizer's own template): the forward KL over the base's own outputs of
+    Shenfeld et al. 2025 ("RL's Razor"). Same columns and caching as :func:`curve`."""
+    heads = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+    head_ids = tokenizer(heads, add_special_tokens=False)["input_ids"]
+    tail_ids = tokenizer(list(responses), add_special_tokens=False)["input_ids"]
+    ids = [h + t for h, t in zip(head_ids, tail_ids, strict=True)]
+    return _curve(base_path, checkpoints, ids, tokenizer, batch_size, device, use_cache, progress,
+                  starts=[len(h) for h in head_ids])
+
+
+def _curve(base_path, checkpoints, ids, tokenizer, batch_size, device, use_cache, progress, starts=None):
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model_dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    ids = encode(tokenizer, conversations, template)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     store = cache.cache_dir("kl")
     base_digest = cache.checkpoint_digest(Path(base_path)) if use_cache else ""
-    data_key = cache.key(ids, str(model_dtype))
+    data_key = cache.key(ids, str(model_dtype)) if starts is None else cache.key(ids, str(model_dtype), starts)
     base, base_logps = None, None
     fits = sum(map(len, ids)) * len(tokenizer) * 4 < BASE_CACHE_BYTES
     rows = []
@@ -203,7 +236,7 @@ def curve(base_path, checkpoints: list[tuple[str, Path]], conversations: list[li
                 base = load_checked(base_path, model_dtype, device)
                 base_logps = {} if fits else None
             model = load_checked(path, model_dtype, device)
-            per = kl_per_example(base, model, ids, batch_size, pad_id, torch.float32, base_logps)
+            per = kl_per_example(base, model, ids, batch_size, pad_id, torch.float32, base_logps, starts=starts)
             del model
             bad = np.flatnonzero(~np.isfinite(per))
             if len(bad):  # never cached, never averaged

@@ -552,8 +552,28 @@ def compute(tables: dict, preset: str = "") -> dict:
         "inside": ({"pooled": pooled["inside"]["numbers"],
                     "by_seed": {s: e["inside"]["numbers"] for s, e in per_seed.items()}} if "inside" in pooled else {}),
         "graders": tables["graders"].set_index("model").to_dict(orient="index"),
+        "amplify": amplify_numbers(tables),
     }
     return _jsonable(out)
+
+
+def amplify_numbers(tables: dict) -> dict:
+    """Notebook 07's numbers for the paper: pass@k curves and crossings, gained and lost, the
+    forgetting fits and the frontier with its verdicts (empty without notebook 07's tables)."""
+    if not all(k in tables for k in AMPLIFY + EXTRA):
+        return {}
+    from .forgetting import OUTCOMES, frontier_points, frontier_verdict
+
+    curves = tables["passk"].groupby(["method", "k"], sort=False).pass_at_k.agg(["mean", "min", "max"]).reset_index()
+    settings = frontier_points(tables["frontier"])
+    return {"n": int(tables["passk"].k.max()), "n_problems": int(tables["passk_crossing"].problems.iloc[0]),
+            "curves": {m: t.drop(columns="method").to_dict(orient="records") for m, t in curves.groupby("method", sort=False)},
+            "crossing": tables["passk_crossing"].to_dict(orient="records"),
+            "gained_lost": tables["gained_lost"].to_dict(orient="records"),
+            "fits": tables["forgetting_fits"].to_dict(orient="records"),
+            "n_checkpoints": len(tables["forgetting"]),
+            "frontier": settings.to_dict(orient="records"),
+            "frontier_verdict": {o: frontier_verdict(settings, o) for o in OUTCOMES}}
 
 
 def run_ids(tables: dict) -> list:

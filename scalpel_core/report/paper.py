@@ -2,7 +2,7 @@
 
     scalpel paper --preset tiny        # = make paper: writes paper/paper-tiny.md and paper/paper-tiny.html
 
-Every number in the text comes from ``figures/{preset}/numbers.json`` (written by notebook 07 in the
+Every number in the text comes from ``figures/{preset}/numbers.json`` (written by notebook 08 in the
 papermill plan) through Jinja2 with undefined names refused, so a typo fails the build instead of
 printing nothing. Figures are referenced with ``{{ figure("name", "caption") }}``, which records the
 name: :func:`render` returns them so a test can check each exists and is produced by the plan.
@@ -49,7 +49,7 @@ def render(preset: str, template_dir: Path | None = None) -> tuple[str, list[str
     source = numbers_file(preset)
     if not source.is_file():
         raise PaperError(f"{source} not found: run `scalpel reproduce --preset {preset}` (its last step, "
-                         f"notebooks/07_claims.ipynb, writes it) before building the paper")
+                         f"notebooks/08_claims.ipynb, writes it) before building the paper")
     try:
         numbers = json.loads(source.read_text())
     except (ValueError, OSError) as err:
@@ -73,7 +73,7 @@ def render(preset: str, template_dir: Path | None = None) -> tuple[str, list[str
     env.filters.update(_filters(numbers))
     try:
         text = env.get_template(TEMPLATE).render(n=numbers, preset=preset, figure=figure)
-    except jinja2.UndefinedError as err:  # numbers.json of another notebook 07, cut short, or a typo
+    except jinja2.UndefinedError as err:  # numbers.json of another notebook 08, cut short, or a typo
         raise PaperError(f"{source} lacks a number the paper needs ({err}); remove it and run "
                          f"`scalpel reproduce --preset {preset}`, whose last step writes it again (or, if "
                          f"the name is a typo, correct it in the template {TEMPLATE})") from err

@@ -23,10 +23,25 @@ class RunExistsError(ScalpelError, RuntimeError):
     """The run folder already holds a run with a different config."""
 
 
+def lr_tag(factor: float) -> str:
+    """The run-id part of a learning-rate factor: ``""`` at 1, else ``-lr{factor}x`` (``-lr3x``, ``-lr0.2x``)."""
+    return "" if factor == 1 else f"-lr{factor:g}x"
+
+
 def run_id(cfg: Config) -> str:
-    """``{method}[-{trainable}]-s{train_seed}``, e.g. ``grpo-s0``, ``sft3ep-attention-s0``."""
+    """``{method}[-{trainable}][-lr{factor}x]-s{train_seed}``, e.g. ``grpo-s0``, ``sft3ep-attention-s0``,
+    ``grpo-lr3x-s0`` (:func:`lr_tag`)."""
     spec = "" if cfg.trainable == "all" else f"-{cfg.trainable}"
-    return f"{cfg.method}{spec}-s{cfg.train_seed}"
+    return f"{cfg.method}{spec}{lr_tag(cfg.lr_factor)}-s{cfg.train_seed}"
+
+
+def lr_factor_of(run: str) -> float:
+    """The learning-rate factor of a run id: ``grpo-lr3x-s0`` -> 3.0, ``grpo-s0`` -> 1.0."""
+    head, _, tag = model_name(run).rpartition("-lr")
+    try:
+        return float(tag[:-1]) if head and tag.endswith("x") else 1.0
+    except ValueError:
+        return 1.0
 
 
 def seeds(cfg: Config) -> list[int]:
@@ -58,8 +73,12 @@ def model_name(run: str) -> str:
 
 
 def spec_of(run: str) -> str:
-    """The trainable spec of a run id: ``sft3ep-frozen-mid-mlp-s0`` -> ``frozen-mid-mlp``, ``grpo-s0`` -> ``all``."""
-    return model_name(run).partition("-")[2] or "all"
+    """The trainable spec of a run id: ``sft3ep-frozen-mid-mlp-s0`` -> ``frozen-mid-mlp``, ``grpo-s0`` -> ``all``
+    (a learning-rate tag is not part of it: ``grpo-lr3x-s0`` -> ``all``)."""
+    name = model_name(run)
+    tag = lr_tag(lr_factor_of(run))
+    name = name[: -len(tag)] if tag and name.endswith(tag) else name
+    return name.partition("-")[2] or "all"
 
 
 def run_dir(cfg: Config, run: str | None = None) -> Path:
@@ -71,6 +90,8 @@ def run_config(cfg: Config, trl_args: dict | None = None) -> dict:
     skip = set(EVAL_ONLY) | set(GRPO_ONLY if cfg.method != "grpo" else SFT_ONLY)
     if cfg.trainable != "frozen-mid-mlp":
         skip.add("frozen_layers")  # the layer range of the one spec that reads it
+    if cfg.lr_factor == 1:
+        skip.add("lr_factor")  # the paper's settings keep the identity they had before the factor existed
     data = {k: v for k, v in cfg.to_dict().items() if k not in skip}
     data |= worlds.base_identity(cfg)
     data["trl_args"] = dict(sorted((trl_args or {}).items()))
@@ -124,9 +145,11 @@ def finished(preset: str, run: str) -> Path:
     """The folder of a finished run, or a :class:`~scalpel_core.checkpoints.CheckpointError` that
     says how to train or resume it."""
     directory = paths.artifacts_dir() / preset / run
-    method, spec = method_of(run), spec_of(run)
-    nb_args = f"preset={preset!r}, method={method!r}" + (f", trainable={spec!r}" if spec != "all" else "")
-    cli_args = f"--preset {preset} --method {method}" + (f" --trainable {spec}" if spec != "all" else "")
+    method, spec, factor = method_of(run), spec_of(run), lr_factor_of(run)
+    nb_args = (f"preset={preset!r}, method={method!r}" + (f", trainable={spec!r}" if spec != "all" else "")
+               + (f", overrides={{'lr_factor': {factor:g}}}" if factor != 1 else ""))
+    cli_args = (f"--preset {preset} --method {method}" + (f" --trainable {spec}" if spec != "all" else "")
+                + (f" --lr-factor {factor:g}" if factor != 1 else ""))
     how = f"train it with notebooks/01_training.ipynb ({nb_args}) or `scalpel train {cli_args}`"
     if not (directory / MANIFEST).is_file():
         raise CheckpointError(f"run {run!r} of preset {preset!r} not found at {directory}: {how}")

@@ -56,7 +56,8 @@ def total_steps(cfg: Config, n_problems: int) -> int:
 
 
 def learning_rate(cfg: Config) -> float:
-    return cfg.learning_rate * (cfg.sft3ep_lr_factor if cfg.method == "sft3ep" else 1.0)
+    """The run's learning rate: ``learning_rate``, x ``sft3ep_lr_factor`` for sft3ep, x ``lr_factor``."""
+    return cfg.learning_rate * (cfg.sft3ep_lr_factor if cfg.method == "sft3ep" else 1.0) * cfg.lr_factor
 
 
 def batch_layout(cfg: Config, world_size: int) -> tuple[int, int]:

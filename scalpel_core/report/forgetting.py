@@ -1,0 +1,287 @@
+"""Forgetting against KL, and the frontier of training strengths (notebook 07).
+
+    points = forgetting.collect(cfg, run_dirs, kl_table, weights_table, stride=4)   # one row per checkpoint
+    fits = forgetting.fit_table(points)          # change = a*x + b*x^2 per predictor, R^2 with a bootstrap CI
+    table = forgetting.frontier_table(vectors, runs_info)    # in-domain gain against out-of-domain change
+
+Forgetting (Shenfeld, Pari, Agrawal 2025, "RL's Razor"): for each checkpoint, the out-of-domain
+change against the base (the mean over the knowledge and instruction analogues, in accuracy and
+in retention) beside three predictors: (a) the forward KL(base || model) per token over responses
+sampled from the base on the training prompts (:func:`scalpel_core.lenses.kl.response_curve`), (b)
+the paper's teacher-forced MATH-500 KL (notebook 04), (c) the relative weight change
+||W - W0|| / ||W0|| over every projection matrix (notebook 03).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .. import cache, worlds
+from ..checkpoints import list_checkpoints
+from ..eval import stats
+from ..eval.passk import subset
+from ..eval.scoring import GENERAL_RETENTION
+from ..train.runs import lr_factor_of, method_of, seed_of
+from .amplify import COLORS, NAMES
+
+OOD_ACCURACY = ("mmlu", "mmlu_pro", "gpqa", "ifeval_prompt", "ifeval_inst")  # knowledge and instructions
+OUTCOMES = {"ood_accuracy": "out-of-domain accuracy change", "ood_retention": "out-of-domain retention change (nats)"}
+PREDICTORS = {"kl_sampled": "KL on base samples, training prompts (a)", "kl_math500": "MATH-500 KL, teacher-forced (b)",
+              "rel_change": "relative weight change (c)"}
+GROUPS = {"all": ("grpo", "sft1ep", "sft3ep"), "grpo": ("grpo",), "sft": ("sft1ep", "sft3ep")}
+STRIDE = {"smoke": 1}  # notebook 07 reads every stride-th checkpoint per preset; every other preset: 4
+#                       (tiny: 5 of the 20, at 20, 40, ..., 100% of training: the time budget)
+SAMPLE_TEMPERATURE = 1.0  # the base's own distribution: the forward KL is an expectation under the base
+
+
+def ood_change(vectors: dict, base: dict) -> tuple[float, float]:
+    """(accuracy, retention): the mean over the out-of-domain keys of the model's score minus the base's."""
+    def mean_delta(keys):
+        found = [k for k in keys if k in vectors and k in base]
+        return float(np.mean([stats.score(*vectors[k]) - stats.score(*base[k]) for k in found])) if found else np.nan
+    return mean_delta(OOD_ACCURACY), mean_delta(GENERAL_RETENTION)
+
+
+def relative_change(weights_table: pd.DataFrame) -> pd.DataFrame:
+    """``run, step, rel_change``: ||W - W0|| / ||W0|| over every matrix of a checkpoint, from the
+    weight lens's per-matrix ``frobenius`` and ``rel_frobenius`` (||W0|| = their ratio)."""
+    t = weights_table[weights_table.metric.isin(["frobenius", "rel_frobenius"])]
+    wide = t.pivot_table(index=["run", "step", "layer", "matrix"], columns="metric", values="value").reset_index()
+    wide = wide[wide.rel_frobenius > 0]
+    wide = wide.assign(d2=wide.frobenius ** 2, w2=(wide.frobenius / wide.rel_frobenius) ** 2)
+    sums = wide.groupby(["run", "step"], as_index=False)[["d2", "w2"]].sum()
+    return sums.assign(rel_change=np.sqrt(sums.d2 / sums.w2))[["run", "step", "rel_change"]]
+
+
+def stride(preset: str) -> int:
+    """Notebook 07's checkpoint stride for ``preset`` (:data:`STRIDE`, else 4)."""
+    return STRIDE.get(preset, 4)
+
+
+def pick(entries: list[dict], stride: int) -> list[dict]:
+    """Every ``stride``-th trained checkpoint (step > 0), counted back from the last, which is always kept."""
+    trained = [e for e in entries if e["step"] > 0]
+    return trained[::-1][::max(1, stride)][::-1]
+
+
+def base_samples(cfg, base_path, n_prompts: int, n_per_prompt: int = 2, seed: int = 0,
+                 use_cache: bool = True) -> tuple[list, list]:
+    """``(prompts, responses)``: ``n_per_prompt`` responses sampled from the base at temperature 1
+    to each of ``n_prompts`` training prompts (a fixed seeded subset; GRPO's prompts, as trained
+    on), cached by the base's content hash."""
+    from transformers import AutoTokenizer
+
+    from ..checkpoints import load_checked
+    from ..eval.generation import sample
+
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    rows = worlds.training_set(dataclasses.replace(cfg, method="grpo"), tokenizer)
+    prompts = subset(list(rows["prompt"]), n_prompts, seed)
+    file = cache.cache_dir("base_samples") / (cache.key(
+        "base_samples", cache.checkpoint_digest(Path(base_path)), prompts, n_per_prompt, seed, cfg.max_new_tokens,
+        SAMPLE_TEMPERATURE) + ".json")
+    if use_cache and file.is_file():
+        responses = json.loads(file.read_text())
+    else:
+        outs = sample(load_checked(base_path), tokenizer, prompts, n_per_prompt, cfg.max_new_tokens,
+                      SAMPLE_TEMPERATURE, 1.0, seed, cfg.decode_rows, desc="base samples")
+        responses = [list(r) for r in outs]
+        if use_cache:
+            file.write_text(json.dumps(responses))
+    flat = [(p, r) for p, rs in zip(prompts, responses) for r in rs if r.strip()]
+    return [p for p, _ in flat], [r for _, r in flat]
+
+
+def collect(cfg, run_dirs: list[Path], kl_table: pd.DataFrame, weights_table: pd.DataFrame, stride: int = 1,
+            n_prompts: int = 200, n_per_prompt: int = 2, progress: bool = False) -> pd.DataFrame:
+    """One row per picked checkpoint (:func:`pick`) of every run: ``run, method, seed, step,
+    fraction``, the out-of-domain changes (:data:`OUTCOMES`) and the predictors (:data:`PREDICTORS`)."""
+    from transformers import AutoTokenizer
+
+    from ..lenses import kl
+
+    base_path = list_checkpoints(run_dirs[0])[0]["path"]
+    base_vectors = worlds.score_models({"base": base_path}, cfg, general=True)[0]["base"]
+    prompts, responses = base_samples(cfg, base_path, n_prompts, n_per_prompt)
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    rel = relative_change(weights_table).set_index(["run", "step"]).rel_change
+    kl_b = kl_table.set_index(["run", "step"]).kl
+    rows = []
+    for run_dir in run_dirs:
+        run = Path(run_dir).name
+        chosen = pick(list_checkpoints(run_dir), stride)
+        labelled = [(e["path"].name, e["path"]) for e in chosen]
+        sampled = kl.response_curve(base_path, labelled, prompts, responses, tokenizer, cfg.eval_batch_size,
+                                    progress=False).set_index("checkpoint").kl
+        vectors = worlds.score_models(dict(labelled), cfg, progress, general=True)[0]
+        for e in chosen:
+            acc, ret = ood_change(vectors[e["path"].name], base_vectors)
+            rows.append({"run": run, "method": method_of(run), "seed": seed_of(run), "step": e["step"],
+                         "fraction": e["fraction"], "ood_accuracy": acc, "ood_retention": ret,
+                         "kl_sampled": float(sampled[e["path"].name]), "kl_math500": kl_b.get((run, e["step"]), np.nan),
+                         "rel_change": rel.get((run, e["step"]), np.nan)})
+    return pd.DataFrame(rows)
+
+
+def fit(x, y) -> tuple[float, float, float]:
+    """Least squares of ``y = a*x + b*x**2`` (no intercept: no change at the base); ``(a, b, R^2)``
+    with R^2 = 1 - SS_res / SS_tot around the mean of ``y``."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    design = np.stack([x, x * x], 1)
+    (a, b), *_ = np.linalg.lstsq(design, y, rcond=None)
+    res = y - design @ np.array([a, b])
+    tot = ((y - y.mean()) ** 2).sum()
+    return float(a), float(b), float(1 - (res ** 2).sum() / tot) if tot > 0 else float("nan")
+
+
+def fit_ci(x, y, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Bootstrap interval of :func:`fit`'s R^2, resampling the points."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    rng = np.random.default_rng(seed)
+    r2 = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(x), len(x))
+        r2.append(fit(x[i], y[i])[2])
+    r2 = np.array(r2)[np.isfinite(r2)]
+    if not len(r2):
+        return float("nan"), float("nan")
+    return tuple(float(v) for v in np.percentile(r2, [50 * (1 - level), 50 * (1 + level)]))
+
+
+def fit_table(points: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
+    """``outcome, predictor, group, a, b, r2, lo, hi, n``: :func:`fit` of each outcome on each
+    predictor, over all runs (one curve shared by GRPO and SFT) and per method family."""
+    rows = []
+    for outcome in OUTCOMES:
+        for predictor in PREDICTORS:
+            for group, methods in GROUPS.items():
+                t = points[points.method.isin(methods)].dropna(subset=[outcome, predictor])
+                if len(t) < 3:
+                    continue
+                a, b, r2 = fit(t[predictor], t[outcome])
+                lo, hi = fit_ci(t[predictor], t[outcome], n_boot)
+                rows.append({"outcome": outcome, "predictor": predictor, "group": group, "a": a, "b": b,
+                             "r2": r2, "lo": lo, "hi": hi, "n": len(t)})
+    return pd.DataFrame(rows)
+
+
+def forgetting_figure(points: pd.DataFrame, fits: pd.DataFrame,
+                      title: str = "Forgetting against KL and weight change (every picked checkpoint, every seed)"):
+    """Rows: accuracy and retention change; columns: the three predictors. Points by method, the
+    shared fit (black) and each family's (dashed), R^2 in the legend."""
+    fig, axes = plt.subplots(len(OUTCOMES), len(PREDICTORS), figsize=(12, 6.4), squeeze=False)
+    for i, outcome in enumerate(OUTCOMES):
+        for j, predictor in enumerate(PREDICTORS):
+            ax = axes[i][j]
+            for method, t in points.groupby("method", sort=False):
+                ax.scatter(t[predictor], t[outcome], s=12, alpha=0.75, color=COLORS.get(method),
+                           label=NAMES.get(method, method))
+            grid = np.linspace(0, points[predictor].max(), 100)
+            for group, style in (("all", "-"), ("grpo", "--"), ("sft", ":")):
+                f = fits[(fits.outcome == outcome) & (fits.predictor == predictor) & (fits.group == group)]
+                if len(f):
+                    r = f.iloc[0]
+                    ax.plot(grid, r.a * grid + r.b * grid ** 2, style, color="black" if group == "all"
+                            else COLORS["grpo" if group == "grpo" else "sft3ep"], lw=1,
+                            label=f"fit {group}: R² {r.r2:.2f} [{r.lo:.2f}, {r.hi:.2f}]")
+            ax.axhline(0, color="0.5", lw=0.6)
+            ax.set_xlabel(PREDICTORS[predictor], fontsize=9)
+            if j == 0:
+                ax.set_ylabel(OUTCOMES[outcome], fontsize=9)
+            ax.legend(fontsize=6)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# --- the frontier of training strengths -----------------------------------------------------------
+
+def frontier_table(vectors: dict, rates: dict) -> pd.DataFrame:
+    """``run, method, family, lr_factor, relative_rate, seed, gain, ood_accuracy, ood_retention``:
+    per trained run (``vectors``: model name -> benchmark vectors, the base's under ``"base"``;
+    ``rates``: run -> its learning rate as a multiple of GRPO's), its in-domain gain (MATH-500
+    analogue accuracy against the base) and out-of-domain changes."""
+    base = vectors["base"]
+    rows = []
+    for run, v in vectors.items():
+        if run == "base":
+            continue
+        acc, ret = ood_change(v, base)
+        method = method_of(run)
+        rows.append({"run": run, "method": method, "family": "GRPO" if method == "grpo" else "SFT",
+                     "lr_factor": lr_factor_of(run), "relative_rate": rates[run], "seed": seed_of(run),
+                     "gain": stats.score(*v["math500"]) - stats.score(*base["math500"]),
+                     "ood_accuracy": acc, "ood_retention": ret})
+    return pd.DataFrame(rows)
+
+
+def frontier_points(table: pd.DataFrame) -> pd.DataFrame:
+    """One point per setting (method and rate): the mean over its seeds, with their min and max."""
+    keys = ["family", "method", "lr_factor", "relative_rate"]
+    agg = {c: ["mean", "min", "max"] for c in ("gain", "ood_accuracy", "ood_retention")}
+    out = table.groupby(keys, sort=False).agg({**agg, "seed": "count"})
+    out.columns = [f"{c}_{s}" if s != "mean" else c for c, s in out.columns]
+    return out.rename(columns={"seed_count": "seeds"}).reset_index()
+
+
+def frontier_verdict(points: pd.DataFrame, outcome: str) -> dict:
+    """At equal in-domain gain, does GRPO forget less than SFT? For each GRPO setting whose gain lies
+    within the SFT settings' range, SFT's change at that gain is linearly interpolated between the
+    SFT settings (sorted by gain); GRPO forgets less there when its change is higher. ``verdict``:
+    ``yes`` (every comparable GRPO setting), ``no`` (none), ``mixed``, or ``not comparable`` (no
+    GRPO gain inside SFT's range), with the comparisons."""
+    sft = points[points.family == "SFT"].sort_values("gain")
+    grpo = points[points.family == "GRPO"]
+    comparisons = []
+    for r in grpo.itertuples():
+        if len(sft) < 2 or not sft.gain.min() <= r.gain <= sft.gain.max():
+            continue
+        at = float(np.interp(r.gain, sft.gain, sft[outcome]))
+        comparisons.append({"method": r.method, "lr_factor": r.lr_factor, "gain": r.gain,
+                            "grpo": getattr(r, outcome), "sft_at_gain": at, "grpo_forgets_less": getattr(r, outcome) > at})
+    less = [c["grpo_forgets_less"] for c in comparisons]
+    verdict = ("not comparable" if not less else "yes" if all(less) else "no" if not any(less) else "mixed")
+    return {"verdict": verdict, "comparisons": comparisons,
+            "sft_gain_range": [float(sft.gain.min()), float(sft.gain.max())] if len(sft) else None,
+            "grpo_gains": [float(g) for g in grpo.gain]}
+
+
+def frontier_figure(points: pd.DataFrame, diverged: list[dict] | None = None,
+                    title: str = "The frontier of training strengths: in-domain gain against forgetting"):
+    """In-domain gain (x) against the out-of-domain accuracy and retention change (y), one point per
+    setting (error bars: the seeds' range), each family joined in order of gain, the rates written
+    beside the points; diverged runs are listed under the axes."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, outcome in zip(axes, OUTCOMES):
+        for family, t in points.groupby("family", sort=False):
+            t = t.sort_values("gain")
+            color = COLORS["grpo"] if family == "GRPO" else COLORS["sft3ep"]
+            ax.plot(t.gain, t[outcome], "-", color=color, alpha=0.5)
+            for r in t.itertuples():
+                marker = "s" if r.method == "sft3ep" else "o"
+                ax.errorbar(r.gain, getattr(r, outcome),
+                            xerr=[[r.gain - r.gain_min], [r.gain_max - r.gain]],
+                            yerr=[[getattr(r, outcome) - getattr(r, f"{outcome}_min")],
+                                  [getattr(r, f"{outcome}_max") - getattr(r, outcome)]],
+                            fmt=marker, color=color, ms=5, capsize=2)
+                tag = f"{r.relative_rate:g}x" + (", 3 ep" if r.method == "sft3ep" else "")
+                ax.annotate(tag, (r.gain, getattr(r, outcome)), fontsize=7, xytext=(4, 3), textcoords="offset points")
+            ax.plot([], [], "-o", color=color, label=f"{family} (rate x GRPO's; ■ SFT-3ep)" if family == "SFT"
+                    else f"{family} (rate x its own)")
+        ax.axhline(0, color="0.5", lw=0.6)
+        ax.axvline(0, color="0.5", lw=0.6)
+        ax.set_xlabel("in-domain gain (MATH-500 analogue accuracy − base)")
+        ax.set_ylabel(OUTCOMES[outcome])
+        ax.legend(fontsize=7)
+    if diverged:
+        fig.text(0.01, -0.02, "diverged: " + "; ".join(f"{d['run']} ({d['relative_rate']:g}x)" for d in diverged),
+                 fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
