@@ -275,12 +275,14 @@ def test_frontier_table_reads_gain_and_forgetting_from_the_vectors():
     def vec(math, mmlu):
         return {"math500": ([1.0] * math + [0.0] * (10 - math), [1.0] * 10),
                 "mmlu": ([1.0] * mmlu + [0.0] * (10 - mmlu), [1.0] * 10), "heldout_ll": ([-2.0], [1.0])}
+    diverged = [{"run": "grpo-lr10x-s0", "method": "grpo", "lr_factor": 10.0, "relative_rate": 10.0}]
     table = forgetting.frontier_table({"base": vec(5, 5), "grpo-s0": vec(6, 5), "sft1ep-lr5x-s0": vec(8, 2)},
-                                      {"grpo-s0": 1.0, "sft1ep-lr5x-s0": 5.0}).set_index("run")
+                                      {"grpo-s0": 1.0, "sft1ep-lr5x-s0": 5.0}, diverged).set_index("run")
     assert table.gain["grpo-s0"] == pytest.approx(0.1) and table.ood_accuracy["sft1ep-lr5x-s0"] == pytest.approx(-0.3)
     assert table.lr_factor["sft1ep-lr5x-s0"] == 5.0 and table.family["sft1ep-lr5x-s0"] == "SFT"
+    assert table.status["grpo-lr10x-s0"] == "diverged" and pd.isna(table.gain["grpo-lr10x-s0"])
     points = forgetting.frontier_points(pd.concat([table.reset_index(), table.reset_index().assign(seed=1)]))
-    assert list(points.seeds) == [2, 2]
+    assert list(points.seeds) == [2, 2]  # the diverged run is no point of the frontier
 
 
 # --- the command line -----------------------------------------------------------------------------------

@@ -116,8 +116,9 @@ def test_run_identity_follows_the_scopes():
         assert not set(config.EVAL_ONLY) & set(recorded)
         assert set(config.BASE_FIELDS) <= set(recorded) and recorded["base_hash"] == config.load("tiny").base_hash
         for key in config.fields_of("run"):
-            if key != "frozen_layers":  # recorded only for the frozen-mid-mlp spec that reads it
-                assert key in recorded, key
+            if key not in ("frozen_layers", "lr_factor"):  # frozen_layers: only for the frozen-mid-mlp spec that
+                assert key in recorded, key                # reads it; lr_factor: only when not 1 (the paper's runs
+        assert "lr_factor" in runs.run_config(config.load("tiny", method=method, lr_factor=2.0))  # keep their ids)
 
 
 def test_each_choice_list_names_exactly_what_its_module_implements():

@@ -566,13 +566,21 @@ def amplify_numbers(tables: dict) -> dict:
 
     curves = tables["passk"].groupby(["method", "k"], sort=False).pass_at_k.agg(["mean", "min", "max"]).reset_index()
     settings = frontier_points(tables["frontier"])
-    return {"n": int(tables["passk"].k.max()), "n_problems": int(tables["passk_crossing"].problems.iloc[0]),
+    cross, gl, fits = tables["passk_crossing"], tables["gained_lost"], tables["forgetting_fits"]
+    pooled = lambda t: {r["method"]: r for r in t[t.seed.astype(str) == POOLED].to_dict(orient="records")}  # noqa: E731
+    shared = fits[fits.group == "all"]
+    by_outcome = {o: {r["predictor"]: r for r in t.to_dict(orient="records")} for o, t in shared.groupby("outcome", sort=False)}
+    best = {o: max(rows, key=lambda p: rows[p]["r2"]) for o, rows in by_outcome.items()}
+    return {"n": int(tables["passk"].k.max()), "n_problems": int(cross.problems.iloc[0]),
             "curves": {m: t.drop(columns="method").to_dict(orient="records") for m, t in curves.groupby("method", sort=False)},
-            "crossing": tables["passk_crossing"].to_dict(orient="records"),
-            "gained_lost": tables["gained_lost"].to_dict(orient="records"),
-            "fits": tables["forgetting_fits"].to_dict(orient="records"),
-            "n_checkpoints": len(tables["forgetting"]),
+            "crossing": pooled(cross), "crossing_by_seed": cross[cross.seed.astype(str) != POOLED].to_dict(orient="records"),
+            "gained_lost": pooled(gl), "gained_lost_by_seed": gl[gl.seed.astype(str) != POOLED].to_dict(orient="records"),
+            "fits": {o: {g: {r["predictor"]: r for r in t[t.group == g].to_dict(orient="records")} for g in dict.fromkeys(t.group)}
+                     for o, t in fits.groupby("outcome", sort=False)},
+            "best_predictor": best,
+            "n_checkpoints": len(tables["forgetting"]), "checkpoint_fractions": sorted(set(tables["forgetting"].fraction)),
             "frontier": settings.to_dict(orient="records"),
+            "frontier_runs": tables["frontier"].to_dict(orient="records"),
             "frontier_verdict": {o: frontier_verdict(settings, o) for o in OUTCOMES}}
 
 

@@ -202,13 +202,17 @@ def forgetting_figure(points: pd.DataFrame, fits: pd.DataFrame,
 
 # --- the frontier of training strengths -----------------------------------------------------------
 
-def frontier_table(vectors: dict, rates: dict) -> pd.DataFrame:
-    """``run, method, family, lr_factor, relative_rate, seed, gain, ood_accuracy, ood_retention``:
-    per trained run (``vectors``: model name -> benchmark vectors, the base's under ``"base"``;
-    ``rates``: run -> its learning rate as a multiple of GRPO's), its in-domain gain (MATH-500
-    analogue accuracy against the base) and out-of-domain changes."""
+def frontier_table(vectors: dict, rates: dict, diverged=()) -> pd.DataFrame:
+    """``run, method, family, lr_factor, relative_rate, seed, status, gain, ood_accuracy,
+    ood_retention``: per trained run (``vectors``: model name -> benchmark vectors, the base's under
+    ``"base"``; ``rates``: run -> its learning rate as a multiple of GRPO's), its in-domain gain
+    (MATH-500 analogue accuracy against the base) and out-of-domain changes; each diverged run
+    (:func:`scalpel_core.train.frontier.train_point`'s records) a row with status ``diverged`` and
+    no scores."""
     base = vectors["base"]
-    rows = []
+    rows = [{"run": d["run"], "method": d["method"], "family": "GRPO" if d["method"] == "grpo" else "SFT",
+             "lr_factor": d["lr_factor"], "relative_rate": d["relative_rate"], "seed": seed_of(d["run"]),
+             "status": "diverged"} for d in diverged]
     for run, v in vectors.items():
         if run == "base":
             continue
@@ -216,13 +220,16 @@ def frontier_table(vectors: dict, rates: dict) -> pd.DataFrame:
         method = method_of(run)
         rows.append({"run": run, "method": method, "family": "GRPO" if method == "grpo" else "SFT",
                      "lr_factor": lr_factor_of(run), "relative_rate": rates[run], "seed": seed_of(run),
-                     "gain": stats.score(*v["math500"]) - stats.score(*base["math500"]),
+                     "status": "done", "gain": stats.score(*v["math500"]) - stats.score(*base["math500"]),
                      "ood_accuracy": acc, "ood_retention": ret})
     return pd.DataFrame(rows)
 
 
 def frontier_points(table: pd.DataFrame) -> pd.DataFrame:
-    """One point per setting (method and rate): the mean over its seeds, with their min and max."""
+    """One point per setting (method and rate) of the runs that finished: the mean over its seeds,
+    with their min and max."""
+    if "status" in table:
+        table = table[table.status == "done"]
     keys = ["family", "method", "lr_factor", "relative_rate"]
     agg = {c: ["mean", "min", "max"] for c in ("gain", "ood_accuracy", "ood_retention")}
     out = table.groupby(keys, sort=False).agg({**agg, "seed": "count"})
