@@ -143,8 +143,11 @@ def test_amplify_tables_pool_seeds_and_keep_each():
     pooled = cross[(cross.method == "grpo") & (cross.seed == "pooled")].iloc[0]
     assert pooled["advantage@1"] > 0 > pooled["advantage@16"] and pooled.k is not None
     assert set(cross[cross.method == "grpo"].seed) == {"pooled", "0", "1"}
-    gl = amplify.gained_lost_table(counts).set_index(["method", "seed"])
+    resampled = {"n": 16, "correct": [0 if i < 6 else 2 for i in range(60)]}  # the base again: 6 problems missed
+    gl = amplify.gained_lost_table(counts, resampled).set_index(["method", "seed"])
     assert gl.loc[("grpo", "pooled"), "gained"] == 0 and gl.loc[("grpo", "pooled"), "lost"] == pytest.approx(0.5)
+    assert gl.loc[("base", amplify.FLOOR), "lost"] == pytest.approx(0.1) and gl.loc[("base", amplify.FLOOR), "gained"] == 0
+    assert ("base", "pooled") not in gl.index  # the floor is a reference, not a method
     summary = amplify.compare(counts, 16, n_boot=50).set_index("model")
     assert summary.loc["grpo-s0", "k"] == pooled.k and summary.loc["sft3ep-s0", "lost"] == 0
 

@@ -59,18 +59,25 @@ def crossing_table(counts: dict, n: int, n_boot: int = 1000) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def gained_lost_table(counts: dict) -> pd.DataFrame:
+FLOOR = "noise floor"  # the seed label of the row of the base against its own second sampling
+
+
+def gained_lost_table(counts: dict, resampled: dict | None = None) -> pd.DataFrame:
     """Per model, and per method pooled (the mean over seeds, with their min and max): the share of
     problems it solves at least once and the base never does in the same number of samples
-    ("gained"), and the reverse ("lost")."""
+    ("gained"), and the reverse ("lost"). ``resampled``: the base's counts under another sampling
+    seed, giving a row (seed :data:`FLOOR`) with what an unchanged model gains and loses by chance."""
     rows = []
+    if resampled is not None:
+        g, lost = passk.gained_lost(counts[BASE]["correct"], resampled["correct"])
+        rows.append({"model": "base, another sampling seed", "method": BASE, "seed": FLOOR, "gained": g, "lost": lost})
     for name, c in counts.items():
         if name == BASE:
             continue
         g, lost = passk.gained_lost(counts[BASE]["correct"], c["correct"])
         rows.append({"model": name, "method": _method(name), "seed": str(seed_of(name)), "gained": g, "lost": lost})
     table = pd.DataFrame(rows)
-    pooled = table.groupby("method", sort=False).agg(gained=("gained", "mean"), lost=("lost", "mean"),
+    pooled = table[table.seed != FLOOR].groupby("method", sort=False).agg(gained=("gained", "mean"), lost=("lost", "mean"),
                                                      gained_min=("gained", "min"), gained_max=("gained", "max"),
                                                      lost_min=("lost", "min"), lost_max=("lost", "max")).reset_index()
     pooled = pooled.assign(model=pooled.method, seed=POOLED)
@@ -138,8 +145,9 @@ def gained_lost_figure(table: pd.DataFrame, n: int,
                        title: str = "Problems gained and lost against the base"):
     """Bars per method (the mean over seeds; dots: each seed) of the share of problems gained
     (solved at least once in n samples, never by the base) and lost (the reverse)."""
-    per = table[table.seed != POOLED]
+    per = table[~table.seed.isin([POOLED, FLOOR])]
     pooled = table[table.seed == POOLED].set_index("method")
+    floor = table[table.seed == FLOOR]
     fig, ax = plt.subplots(figsize=(6, 3.4))
     methods = list(pooled.index)
     x = np.arange(len(methods))
@@ -150,6 +158,9 @@ def gained_lost_figure(table: pd.DataFrame, n: int,
         for i, m in enumerate(methods):
             v = per[per.method == m][what]
             ax.scatter(np.full(len(v), x[i] + (j - 0.5) * 0.38), v, color="black", s=10, zorder=3)
+    for what, color in (("gained", palette[2]), ("lost", palette[3])):
+        for v in floor[what]:  # an unchanged model, by chance: the base against its own second sampling
+            ax.axhline(v, color=color, ls="--", lw=1, label=f"{what} by the base against itself (another seed)")
     ax.set_xticks(x, [NAMES.get(m, m) for m in methods])
     ax.set_ylabel("share of problems")
     ax.legend(fontsize=8)

@@ -562,6 +562,7 @@ def amplify_numbers(tables: dict) -> dict:
     forgetting fits and the frontier with its verdicts (empty without notebook 07's tables)."""
     if not all(k in tables for k in AMPLIFY + EXTRA):
         return {}
+    from .amplify import FLOOR
     from .forgetting import OUTCOMES, frontier_points, frontier_verdict
 
     curves = tables["passk"].groupby(["method", "k"], sort=False).pass_at_k.agg(["mean", "min", "max"]).reset_index()
@@ -574,7 +575,8 @@ def amplify_numbers(tables: dict) -> dict:
     return {"n": int(tables["passk"].k.max()), "n_problems": int(cross.problems.iloc[0]),
             "curves": {m: t.drop(columns="method").to_dict(orient="records") for m, t in curves.groupby("method", sort=False)},
             "crossing": pooled(cross), "crossing_by_seed": cross[cross.seed.astype(str) != POOLED].to_dict(orient="records"),
-            "gained_lost": pooled(gl), "gained_lost_by_seed": gl[gl.seed.astype(str) != POOLED].to_dict(orient="records"),
+            "gained_lost": pooled(gl), "gained_lost_by_seed": gl[~gl.seed.astype(str).isin([POOLED, FLOOR])].to_dict(orient="records"),
+            "noise_floor": next(iter(gl[gl.seed.astype(str) == FLOOR].to_dict(orient="records")), None),
             "fits": {o: {g: {r["predictor"]: r for r in t[t.group == g].to_dict(orient="records")} for g in dict.fromkeys(t.group)}
                      for o, t in fits.groupby("outcome", sort=False)},
             "best_predictor": best,
