@@ -171,3 +171,26 @@ def test_accuracies_without_retention_and_the_cache_serving_both(tmp_path, monke
     B.evaluate_folder(tmp_path / "m2", small, smoke_cfg, heldout=docs)
     lean2 = B.evaluate_folder(tmp_path / "m2", small, smoke_cfg, heldout=docs, retention=False)
     assert "heldout" in lean2 and calls == [False, True, True]
+
+
+def test_the_out_of_domain_analogues_alone_and_a_full_result_serving_them(tmp_path, monkeypatch, random_model,
+                                                                         smoke_tokenizer, smoke_world, smoke_cfg):
+    """general=True scores knowledge and instructions only (notebook 07's forgetting), with the same
+    rows as a full evaluation; a cached full result serves it without scoring again."""
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path / "artifacts"))
+    small = {k: v[:3] for k, v in smoke_world.benchmarks.items()}
+    docs = smoke_world.heldout_docs[:2]
+    table, general = B.evaluate(random_model, smoke_tokenizer, small, smoke_cfg, heldout=docs, general=True)
+    _, full = B.evaluate(random_model, smoke_tokenizer, small, smoke_cfg, heldout=docs)
+    assert table is None and set(general) == {"mmlu", "mmlu_pro", "gpqa", "ifeval", "heldout"}
+    assert general == {k: v for k, v in full.items() if k not in B.MATHS}
+    vectors = B.item_vectors(general)
+    assert "math500" not in vectors and {"mmlu", "ifeval_prompt", "ifeval_ll", "heldout_ll"} <= set(vectors)
+    random_model.save_pretrained(tmp_path / "m")
+    smoke_tokenizer.save_pretrained(tmp_path / "m")
+    calls = []
+    real = B.evaluate
+    monkeypatch.setattr(B, "evaluate", lambda *a, **k: calls.append(k.get("general")) or real(*a, **k))
+    B.evaluate_folder(tmp_path / "m", small, smoke_cfg, heldout=docs)  # the full result first
+    served = B.evaluate_folder(tmp_path / "m", small, smoke_cfg, heldout=docs, general=True)
+    assert calls == [False] and set(served) == set(general) and served["mmlu"] == general["mmlu"]

@@ -350,3 +350,49 @@ def test_inside_rules_follow_the_numbers():
 def test_claims_without_notebook_06_tables_skip_claims_8_and_9():
     numbers = claims.compute(_seeded_tables([(0.05, 0.01, 0.09)] * 3, (0.05, 0.02, 0.08)), "test")
     assert "c8" not in numbers["checks"] and numbers["inside"] == {}
+
+
+def _amplify(tables, grpo_adv=(0.04, -0.01), grpo_gained=0.01, sft_gained=0.05, seed_off=None):
+    """``tables`` with notebook 07's crossing and gained/lost tables: GRPO's advantage at k=1 and
+    k=32 and every run's problems gained, the same in every seed (seed ``seed_off``: GRPO gains 0.1)."""
+    rows, gl = [], []
+    for seed in ("pooled", "0", "1", "2"):
+        for m, adv in (("grpo", grpo_adv), ("sft1ep", (-0.1, -0.03)), ("sft3ep", (-0.5, -0.4))):
+            rows.append({"method": m, "seed": seed, "problems": 200, "pass@1": 0.6 + adv[0], "pass@32": 0.9 + adv[1],
+                         "base pass@1": 0.6, "base pass@32": 0.9, "advantage@1": adv[0], "advantage@32": adv[1],
+                         "sign": 1, "k": 8 if adv[0] > 0 > adv[1] else None, "lo": 2, "hi": None, "p_cross": 0.8})
+            g = grpo_gained if m == "grpo" else sft_gained
+            g = 0.1 if (m == "grpo" and seed == seed_off) else g
+            gl.append({"model": m, "method": m, "seed": seed, "gained": g, "lost": 0.05})
+    return {**tables, "passk_crossing": pd.DataFrame(rows), "gained_lost": pd.DataFrame(gl)}
+
+
+def test_claim_7_from_pass_at_k_follows_the_numbers():
+    """Claim 7 as written (issue 16): each check flips with the number it reads."""
+    def with_retention(tables, sft_hi):  # every general retention score, every seed: SFT -0.3 (upper end sft_hi)
+        rows = [{"model": m, "key": k, "delta": d, "lo": d - 0.1, "hi": hi, "seed": s}
+                for s in ("0", "1", "2", "pooled") for k in claims.GENERAL_RETENTION
+                for m, d, hi in (("grpo", -0.01, 0.05), ("sft1ep", -0.3, sft_hi), ("sft3ep", -0.3, sft_hi))]
+        return {**tables, "deltas": pd.concat([tables["deltas"], pd.DataFrame(rows)], ignore_index=True)}
+
+    plain = _seeded_tables([(0.05, 0.01, 0.09)] * 3, (0.05, 0.02, 0.08))
+    base = with_retention(plain, -0.2)
+    good = claims.compute(_amplify(base), "test")
+    shrinks, few, sft_gains, forgets = _names(good, "c7")
+    c7 = good["checks"]["c7"]
+    assert c7[shrinks] and c7[few] and c7[sft_gains] and c7[forgets] and good["verdicts"]["c7"] == "reproduced"
+    assert "advantage at k=1 -> k=32" in good["check_detail"]["c7"][shrinks]["estimate"]
+    assert not claims.compute(_amplify(with_retention(plain, 0.1)), "test")["checks"]["c7"][forgets]
+    keeps = claims.compute(_amplify(base, grpo_adv=(0.04, 0.06)), "test")  # the advantage grows with k
+    assert not keeps["checks"]["c7"][shrinks]
+    behind = claims.compute(_amplify(base, grpo_adv=(-0.02, -0.05)), "test")  # never ahead of the base
+    assert not behind["checks"]["c7"][shrinks]
+    many = claims.compute(_amplify(base, grpo_gained=0.05), "test")
+    assert not many["checks"]["c7"][few]
+    sft_few = claims.compute(_amplify(base, sft_gained=0.01), "test")
+    assert not sft_few["checks"]["c7"][sft_gains]
+    one_seed_off = claims.compute(_amplify(base, seed_off="1"), "test")
+    d = one_seed_off["check_detail"]["c7"][few]
+    assert d["k"] == 2 and d["holds"] and d["seeds"]["1"] is False
+    # without notebook 07's tables claim 7 keeps its checks from averages
+    assert "GRPO amplifies: it gains in domain" in claims.compute(plain, "test")["checks"]["c7"]

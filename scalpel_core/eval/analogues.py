@@ -210,7 +210,7 @@ def evaluate_folder(path: Path, benchmarks: dict, cfg, progress: bool = False, u
         return {b: rows for b, rows in items.items() if b not in MATHS} if general else items
     model = load_checked(path)
     _, items = evaluate(model, AutoTokenizer.from_pretrained(path), benchmarks, cfg, progress, heldout, retention,
-                        general)
+                        general=general)
     if use_cache:
         file.write_text(json.dumps(items))
     return items

@@ -580,7 +580,7 @@ def amplify_numbers(tables: dict) -> dict:
             "fits": {o: {g: {r["predictor"]: r for r in t[t.group == g].to_dict(orient="records")} for g in dict.fromkeys(t.group)}
                      for o, t in fits.groupby("outcome", sort=False)},
             "best_predictor": best,
-            "n_checkpoints": len(tables["forgetting"]), "checkpoint_fractions": sorted(set(tables["forgetting"].fraction)),
+            "n_checkpoints": len(tables["forgetting"]), "checkpoint_fractions": sorted({round(f * 20) / 20 for f in tables["forgetting"].fraction}),  # to 5%
             "frontier": settings.to_dict(orient="records"),
             "frontier_runs": tables["frontier"].to_dict(orient="records"),
             "frontier_verdict": {o: frontier_verdict(settings, o) for o in OUTCOMES}}
