@@ -262,12 +262,12 @@ def frontier_verdict(points: pd.DataFrame, outcome: str) -> dict:
 def frontier_figure(points: pd.DataFrame, diverged: list[dict] | None = None,
                     title: str = "The frontier of training strengths: in-domain gain against forgetting"):
     """In-domain gain (x) against the out-of-domain accuracy and retention change (y), one point per
-    setting (error bars: the seeds' range), each family joined in order of gain, the rates written
-    beside the points; diverged runs are listed under the axes."""
+    setting (error bars: the seeds' range), each family joined in order of learning rate (SFT-3ep
+    last), the rates written beside the points; diverged runs are listed under the axes."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, outcome in zip(axes, OUTCOMES):
         for family, t in points.groupby("family", sort=False):
-            t = t.sort_values("gain")
+            t = t.assign(three=t.method == "sft3ep").sort_values(["three", "relative_rate"])
             color = COLORS["grpo"] if family == "GRPO" else COLORS["sft3ep"]
             ax.plot(t.gain, t[outcome], "-", color=color, alpha=0.5)
             for r in t.itertuples():
@@ -279,8 +279,8 @@ def frontier_figure(points: pd.DataFrame, diverged: list[dict] | None = None,
                             fmt=marker, color=color, ms=5, capsize=2)
                 tag = f"{r.relative_rate:g}x" + (", 3 ep" if r.method == "sft3ep" else "")
                 ax.annotate(tag, (r.gain, getattr(r, outcome)), fontsize=7, xytext=(4, 3), textcoords="offset points")
-            ax.plot([], [], "-o", color=color, label=f"{family} (rate x GRPO's; ■ SFT-3ep)" if family == "SFT"
-                    else f"{family} (rate x its own)")
+            ax.plot([], [], "-o", color=color, label=f"{family}, by learning rate (× GRPO's)"
+                    + ("; ■ SFT-3ep" if family == "SFT" else ""))
         ax.axhline(0, color="0.5", lw=0.6)
         ax.axvline(0, color="0.5", lw=0.6)
         ax.set_xlabel("in-domain gain (MATH-500 analogue accuracy − base)")
