@@ -42,8 +42,9 @@ be changed after seeing them), on each run's final checkpoint, means over layers
   the top 5% left singular vectors); (d) GRPO shifts the spectrum less than every SFT run
   (Zhu et al. 2025).
 
-**Claim 7** (issue 16; the rule written before any pass@k number of the tiny world existed, and
-not to be changed after seeing them). With notebook 07's tables, the title claim is tested head-on,
+**Claim 7** (issue 16; the rule committed before notebook 07 produced any number, and not to be
+changed after seeing them; a timing test before it had shown pass@1 and pass@32 of the base,
+grpo-s0 and sft3ep-s0 on tiny, and no problems gained or lost). With notebook 07's tables, the title claim is tested head-on,
 on the pass@k samples (n per problem, the same problems for every model) and the benchmark deltas,
 under the same verdict rule over seeds:
 
