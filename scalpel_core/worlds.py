@@ -204,9 +204,10 @@ def score_models(models: dict[str, Path], cfg: Config, progress: bool = False, l
                  for name, path in models.items()}
         return {name: analogues.item_vectors(it) for name, it in items.items()}, items
     from .eval import lmeval
+    from .eval.scoring import GENERAL
 
     vectors = {}
     for name, path in models.items():
-        _, vectors[name] = lmeval.evaluate(path, lmeval.GENERAL if general else None, max_gen_toks=cfg.max_new_tokens,
+        _, vectors[name] = lmeval.evaluate(path, GENERAL if general else None, max_gen_toks=cfg.max_new_tokens,
                                            batch_size=cfg.eval_batch_size, limit=lm_eval_limit or None)
     return vectors, None

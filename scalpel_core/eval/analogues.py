@@ -36,7 +36,6 @@ from .scoring import LABELS
 MATHS = ("aime24", "math500", "gsm8k")
 CHOICE = ("mmlu", "mmlu_pro")
 CHAIN = ("gpqa",)
-GENERAL = CHOICE + CHAIN + ("ifeval",)  # the out-of-domain analogues: knowledge and instruction following
 BRIDGE_TOKENS = 12  # generation budget for hop 1: a name (2-3 syllables) and its full stop
 VERSION = 3  # bump when scoring changes (invalidates cached scores); 2: the fast decoder; 3: retention
 # Retention score key -> (the items it is computed on, what the score is)
@@ -139,8 +138,8 @@ def evaluate(model, tokenizer, benchmarks: dict, cfg, progress=False, heldout=No
     """Score a model on every analogue. Returns (summary table, per-item rows by benchmark).
     The rows carry the retention scores too (``margin``; with ``retention`` the gold
     log-likelihoods ``ll`` and ``ll_n``), and with ``heldout`` documents a ``heldout`` entry.
-    ``general``: the out-of-domain analogues only (knowledge and instructions, :data:`GENERAL`;
-    no maths, no summary table): the forgetting of every checkpoint (notebook 07)."""
+    ``general``: the out-of-domain analogues only (knowledge and instructions: every analogue
+    but :data:`MATHS`; no summary table): the forgetting of every checkpoint (notebook 07)."""
     items: dict[str, list[dict]] = {}
     for b in () if general else MATHS:
         items[b] = score_maths(model, tokenizer, benchmarks[b], cfg, progress, b)
@@ -201,10 +200,12 @@ def evaluate_folder(path: Path, benchmarks: dict, cfg, progress: bool = False, u
         return cache.cache_dir("benchmarks") / (cache.key(
             "benchmarks", VERSION, digest, cfg.base_hash, cfg.max_new_tokens, cfg.eval_batch_size, held, *extra) + ".json")
 
-    file = file_of(bool(heldout), retention, general)
-    servers = [file_of(bool(heldout), r) for r in (retention, True)] if general else []
-    servers += [] if retention else [file_of(bool(heldout), True, general)]
-    found = [f for f in (file, *servers) if use_cache and f.is_file()]
+    # a result serves the request when it kept at least what is asked (retention) and covers it (a full
+    # result serves a general one); the request's own file first
+    files = dict.fromkeys(file_of(bool(heldout), kept, only) for kept in (retention, True)
+                          for only in dict.fromkeys((general, False)))
+    file = next(iter(files))
+    found = [f for f in files if use_cache and f.is_file()]
     if found:
         items = json.loads(found[0].read_text())
         return {b: rows for b, rows in items.items() if b not in MATHS} if general else items

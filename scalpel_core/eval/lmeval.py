@@ -35,7 +35,6 @@ TASKS = {
     "ifeval_prompt": ("ifeval", "prompt_level_strict_acc", "none"),  # all of a prompt's instructions
     "ifeval_inst": ("ifeval", "inst_level_strict_acc", "none"),  # each instruction on its own
 }
-GENERAL = ("gpqa", "mmlu", "mmlu_pro", "ifeval_prompt", "ifeval_inst")  # out of domain: knowledge, instructions
 
 
 def _leaves(name: str, group_subtasks: dict) -> list[str]:

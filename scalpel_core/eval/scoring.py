@@ -24,6 +24,7 @@ RETENTION_LABELS = {"aime24_ll": "AIME24 gold (log-lik/token)", "math500_ll": "M
                     "gsm8k_ll": "GSM8K gold (log-lik/token)", "gpqa_margin": "GPQA:Diamond (gold margin)",
                     "mmlu_margin": "MMLU (gold margin)", "mmlu_pro_margin": "MMLU-Pro (gold margin)",
                     "ifeval_ll": "IFEval gold (log-lik/token)", "heldout_ll": "held-out text (log-lik/token)"}
+GENERAL = ("mmlu", "mmlu_pro", "gpqa", "ifeval_prompt", "ifeval_inst")  # out of domain: knowledge, instructions
 GENERAL_RETENTION = ("mmlu_margin", "mmlu_pro_margin", "gpqa_margin", "ifeval_ll", "heldout_ll")
 
 
@@ -62,7 +63,7 @@ def deltas(models: dict[str, dict], reference: str = "base") -> pd.DataFrame:
 # How the claims group the benchmarks: the training distribution itself, maths in other forms,
 # and general abilities (knowledge and instruction following), which reasoning training may erode.
 GROUPS = {"in-domain (MATH-500)": ("math500",), "other maths (AIME24, GSM8K)": ("aime24", "gsm8k"),
-          "general (MMLU, MMLU-Pro, GPQA, IFEval)": ("mmlu", "mmlu_pro", "gpqa", "ifeval_prompt", "ifeval_inst"),
+          "general (MMLU, MMLU-Pro, GPQA, IFEval)": GENERAL,
           "general retention (nats)": GENERAL_RETENTION}
 
 

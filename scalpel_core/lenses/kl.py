@@ -171,18 +171,17 @@ def kl_per_example(base, model, ids: list[list[int]], batch_size: int = 16, pad_
             base_cache[b] = logp
         lengths = mask.sum(-1)
         row_of = torch.repeat_interleave(torch.arange(len(idx), device=device), lengths)
-        if starts is not None:  # response positions only; the prefix is prompt, never counted
+        pre = 0.0
+        if starts is not None:  # response positions only (the prefix is prompt, never counted)
             at = torch.arange(x.shape[1], device=device)[None] + n_pre
             first = torch.tensor([starts[i] - 1 for i in idx], device=device)[:, None]
             last = torch.tensor([len(ids[i]) - 2 for i in idx], device=device)[:, None]
             keep = ((at >= first) & (at <= last))[mask.bool()].to(dtype)
-            sums = torch.zeros(len(idx), dtype=dtype, device=device).index_add_(0, row_of, kl * keep)
-            counts = torch.zeros(len(idx), dtype=dtype, device=device).index_add_(0, row_of, keep)
-            out[idx] = (sums / counts).double().cpu().numpy()
-            continue
-        sums = torch.zeros(len(idx), dtype=dtype, device=device).index_add_(0, row_of, kl)
-        if n_pre:
-            sums, lengths = sums + pre_sum, lengths + n_pre
+            kl = kl * keep
+            lengths = torch.zeros(len(idx), dtype=dtype, device=device).index_add_(0, row_of, keep)
+        elif n_pre:  # every position counts, the shared prefix's too
+            lengths, pre = lengths + n_pre, pre_sum
+        sums = torch.zeros(len(idx), dtype=dtype, device=device).index_add_(0, row_of, kl) + pre
         out[idx] = (sums / lengths).double().cpu().numpy()
     return out
 

@@ -38,6 +38,15 @@ def curve_table(counts: dict, n: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _against_base(base_pk: np.ndarray, pks: list, n: int, ks, n_boot: int) -> dict:
+    """pass@1 and pass@n of a model (the mean over ``pks``, one per seed) and of the base, the
+    advantage at both ends, and :func:`~scalpel_core.eval.passk.crossing`'s fields."""
+    mean, base = np.mean([p.mean(0) for p in pks], axis=0), base_pk.mean(0)
+    return {"problems": len(base_pk), "pass@1": mean[0], f"pass@{n}": mean[-1], "base pass@1": base[0],
+            f"base pass@{n}": base[-1], "advantage@1": mean[0] - base[0], f"advantage@{n}": mean[-1] - base[-1],
+            **passk.crossing(base_pk, pks, ks, n_boot=n_boot)}
+
+
 def crossing_table(counts: dict, n: int, n_boot: int = 1000) -> pd.DataFrame:
     """Per method (seeds pooled, then each seed alone): pass@1 and pass@n of the model and the base,
     the advantage at both ends, and the crossing k with its bootstrap interval
@@ -50,12 +59,7 @@ def crossing_table(counts: dict, n: int, n_boot: int = 1000) -> pd.DataFrame:
         names = [m for m in counts if m != BASE and _method(m) == method]
         for seed, members in [(POOLED, names), *((str(seed_of(m)), [m]) for m in names)]:
             pks = [passk.per_problem(counts[m]["correct"], n, ks) for m in members]
-            cross = passk.crossing(base, pks, ks, n_boot=n_boot)
-            mean = np.mean([p.mean(0) for p in pks], axis=0)
-            rows.append({"method": method, "seed": seed, "problems": len(base), "pass@1": mean[0], f"pass@{n}": mean[-1],
-                         "base pass@1": base.mean(0)[0], f"base pass@{n}": base.mean(0)[-1],
-                         "advantage@1": mean[0] - base.mean(0)[0], f"advantage@{n}": mean[-1] - base.mean(0)[-1],
-                         **cross})
+            rows.append({"method": method, "seed": seed, **_against_base(base, pks, n, ks, n_boot)})
     return pd.DataFrame(rows)
 
 
@@ -86,20 +90,17 @@ def gained_lost_table(counts: dict, resampled: dict | None = None) -> pd.DataFra
 
 def compare(counts: dict, n: int, base: str = BASE, n_boot: int = 1000) -> pd.DataFrame:
     """One row per model of ``counts`` other than ``base`` (any labels: anyone's checkpoints):
-    pass@1 and pass@n beside the base's, the crossing k with its bootstrap interval, and the
-    shares of problems gained and lost (``scalpel passk``)."""
+    pass@1 and pass@n beside the base's and the advantage, the crossing k with its bootstrap
+    interval, and the shares of problems gained and lost (``scalpel passk``)."""
     ks = passk.ks_for(n)
     ref = passk.per_problem(counts[base]["correct"], n, ks)
     rows = []
     for name, c in counts.items():
         if name == base:
             continue
-        pk = passk.per_problem(c["correct"], n, ks)
         g, lost = passk.gained_lost(counts[base]["correct"], c["correct"])
-        rows.append({"model": name, "problems": len(pk), "pass@1": pk.mean(0)[0], f"pass@{n}": pk.mean(0)[-1],
-                     "base pass@1": ref.mean(0)[0], f"base pass@{n}": ref.mean(0)[-1],
-                     **passk.crossing(ref, [pk], ks, n_boot), "gained": g, "lost": lost,
-                     "mean tokens": c.get("tokens")})
+        rows.append({"model": name, **_against_base(ref, [passk.per_problem(c["correct"], n, ks)], n, ks, n_boot),
+                     "gained": g, "lost": lost, "mean tokens": c.get("tokens")})
     return pd.DataFrame(rows)
 
 

@@ -75,14 +75,13 @@ import pandas as pd
 
 from .. import paths, worlds
 from ..arch import middle_third
-from ..eval.scoring import GENERAL_RETENTION, LABELS, RETENTION_LABELS, label
+from ..eval.scoring import GENERAL, GENERAL_RETENTION, LABELS, RETENTION_LABELS, label
 from ..train.runs import RUN_CONFIG, method_of, seed_of
 from . import inside, published, weight_summary
+from .amplify import FLOOR, NAMES
 from .freeze_summary import effects
 
-GENERAL = ("mmlu", "mmlu_pro", "gpqa", "ifeval_prompt", "ifeval_inst")  # out-of-domain abilities
 SFT_RUNS = ("sft1ep", "sft3ep")
-NAMES = {"grpo": "GRPO", "sft1ep": "SFT-1ep", "sft3ep": "SFT-3ep"}
 FAR_MORE = 2.0  # claim 4: "far more" = at least twice GRPO's mean relative change
 EARLY = 0.25  # claim 5: the point of training where a jump must have happened ...
 JUMPED = 0.5  # ... by reaching this share of the final KL (GRPO "grows slowly": below it)
@@ -563,7 +562,6 @@ def amplify_numbers(tables: dict) -> dict:
     forgetting fits and the frontier with its verdicts (empty without notebook 07's tables)."""
     if not all(k in tables for k in AMPLIFY + EXTRA):
         return {}
-    from .amplify import FLOOR
     from .forgetting import OUTCOMES, frontier_points, frontier_verdict
 
     curves = tables["passk"].groupby(["method", "k"], sort=False).pass_at_k.agg(["mean", "min", "max"]).reset_index()

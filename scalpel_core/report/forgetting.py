@@ -26,11 +26,10 @@ from .. import cache, worlds
 from ..checkpoints import list_checkpoints
 from ..eval import stats
 from ..eval.passk import subset
-from ..eval.scoring import GENERAL_RETENTION
+from ..eval.scoring import GENERAL, GENERAL_RETENTION
 from ..train.runs import lr_factor_of, method_of, seed_of
 from .amplify import COLORS, NAMES
 
-OOD_ACCURACY = ("mmlu", "mmlu_pro", "gpqa", "ifeval_prompt", "ifeval_inst")  # knowledge and instructions
 OUTCOMES = {"ood_accuracy": "out-of-domain accuracy change", "ood_retention": "out-of-domain retention change (nats)"}
 PREDICTORS = {"kl_sampled": "KL on base samples, training prompts (a)", "kl_math500": "MATH-500 KL, teacher-forced (b)",
               "rel_change": "relative weight change (c)"}
@@ -45,7 +44,7 @@ def ood_change(vectors: dict, base: dict) -> tuple[float, float]:
     def mean_delta(keys):
         found = [k for k in keys if k in vectors and k in base]
         return float(np.mean([stats.score(*vectors[k]) - stats.score(*base[k]) for k in found])) if found else np.nan
-    return mean_delta(OOD_ACCURACY), mean_delta(GENERAL_RETENTION)
+    return mean_delta(GENERAL), mean_delta(GENERAL_RETENTION)
 
 
 def relative_change(weights_table: pd.DataFrame) -> pd.DataFrame:
