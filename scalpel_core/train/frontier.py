@@ -23,9 +23,12 @@ DIVERGED = "diverged.json"
 # SFT-1ep 1x and SFT-3ep 50x over 3 epochs, every seed). SFT spans 1x to 50x GRPO's rate at one
 # epoch's schedule (sft1ep at 5x and 50x: the 50x point is SFT-3ep's rate in GRPO's steps), so
 # the rate and the epochs are told apart; GRPO at 3x and 10x its rate. Chosen before any run.
+# SFT-1ep at 0.2x and 0.5x (the verdicts issue, #26, chosen before any v3 result): SFT moves the
+# weights about 5x more than GRPO at 1x, so these gentler points give SFT a size range that meets
+# GRPO's, and "GRPO is sparser / rotates less / ..." can be judged at matched update size.
 POINTS = {
-    "smoke": (("grpo", 10.0), ("sft1ep", 50.0)),
-    "tiny": (("grpo", 3.0), ("grpo", 10.0), ("sft1ep", 5.0), ("sft1ep", 50.0)),
+    "smoke": (("grpo", 10.0), ("sft1ep", 0.2), ("sft1ep", 50.0)),
+    "tiny": (("grpo", 3.0), ("grpo", 10.0), ("sft1ep", 0.2), ("sft1ep", 0.5), ("sft1ep", 5.0), ("sft1ep", 50.0)),
 }
 
 
