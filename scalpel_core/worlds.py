@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import heartbeat
 from .config import Config
 
 
@@ -192,22 +193,28 @@ def score_models(models: dict[str, Path], cfg: Config, progress: bool = False, l
     """``(vectors, items)`` of the final models on every benchmark: model -> {key: (num, den)}, and
     model -> per-item records (the miniature world's completions; ``None`` at paper scale, where
     lm-eval keeps its own logs). The miniature analogues are cached by content hash
-    (:func:`scalpel_core.eval.analogues.evaluate_folder`); paper scale runs lm-evaluation-harness.
+    (:func:`scalpel_core.eval.analogues.evaluate_folder`); paper scale runs lm-evaluation-harness,
+    whose logged samples give the same retention keys (:data:`scalpel_core.eval.lmeval.RETENTION`).
     ``retention=False``: accuracies only (no gold or held-out log-likelihoods; the freeze ablation).
     ``general``: the out-of-domain benchmarks only (knowledge and instructions; notebook 07's forgetting)."""
     if miniature(cfg):
         from .eval import analogues
 
         built = world(cfg)
-        items = {name: analogues.evaluate_folder(path, built.benchmarks, cfg, progress, heldout=built.heldout_docs,
-                                                 retention=retention, general=general)
-                 for name, path in models.items()}
+        items = {}
+        for i, (name, path) in enumerate(models.items(), 1):
+            heartbeat.beat(f"benchmarks {i}/{len(models)}: {name}")
+            items[name] = analogues.evaluate_folder(path, built.benchmarks, cfg, progress, heldout=built.heldout_docs,
+                                                    retention=retention, general=general)
         return {name: analogues.item_vectors(it) for name, it in items.items()}, items
     from .eval import lmeval
-    from .eval.scoring import GENERAL
+    from .eval.scoring import GENERAL, GENERAL_RETENTION
 
+    kept = [k for k in (GENERAL_RETENTION if general else lmeval.RETENTION) if k in lmeval.RETENTION] if retention else []
     vectors = {}
-    for name, path in models.items():
+    for i, (name, path) in enumerate(models.items(), 1):
+        heartbeat.beat(f"lm-eval {i}/{len(models)}: {name}")
         _, vectors[name] = lmeval.evaluate(path, GENERAL if general else None, max_gen_toks=cfg.max_new_tokens,
-                                           batch_size=cfg.eval_batch_size, limit=lm_eval_limit or None)
+                                           batch_size=cfg.eval_batch_size, limit=lm_eval_limit or None,
+                                           retention=kept)
     return vectors, None

@@ -30,7 +30,7 @@ LEVELS = [
     {"cli"},
 ]
 LEVEL = {room: i for i, rooms in enumerate(LEVELS) for room in rooms}
-GROUND = {"config", "paths", "arch", "checkpoints", "cache", "batching"}
+GROUND = {"config", "paths", "arch", "checkpoints", "cache", "batching", "heartbeat"}
 FOLDERS = {"data", "world", "eval", "lenses", "train", "report", "pipeline"}
 
 

@@ -29,6 +29,8 @@ from transformers.cache_utils import Cache, DynamicLayer
 from transformers.generation.logits_process import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 from transformers.masking_utils import AttentionMaskInterface
 
+from .. import heartbeat
+
 IMPL = "scalpel_cascade"
 RETIRE = 0.75  # compact the batch when at most this share of its rows is still unfinished
 _ACTIVE: list = []  # the cache of the call in progress (the attention function reads it; one call
@@ -213,7 +215,8 @@ def decode_ids(model, prompts: list[list[int]], max_new_tokens: int, eos_token_i
     per = max(1, batch_size // n)
     gen = None if seed is None else torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     pick = _sampler(greedy, temperature, top_p, gen)
-    bar = tqdm(total=len(prompts) * n, desc=desc, disable=not progress, unit="seq")
+    bar = _Bars(tqdm(total=len(prompts) * n, desc=desc, disable=not progress, unit="seq"),
+                heartbeat.Ticker(desc, len(prompts) * n, " seq"))  # the terminal hears of a long decode
     with _Impl(model):
         for s in range(0, len(order), per):
             idx = order[s: s + per]
@@ -222,6 +225,20 @@ def decode_ids(model, prompts: list[list[int]], max_new_tokens: int, eos_token_i
                 out[i] = rows
     bar.close()
     return out
+
+
+class _Bars:
+    """A notebook's bar and the runner's heartbeat, updated together."""
+
+    def __init__(self, bar, ticker):
+        self.bar, self.ticker = bar, ticker
+
+    def update(self, k: int) -> None:
+        self.bar.update(k)
+        self.ticker.update(k)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _decode_chunk(model, prompts, max_new_tokens, eos, n, pick, bar):

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .. import cache
+from .. import cache, heartbeat
 from ..batching import right_pad
 from ..checkpoints import list_checkpoints, load_checked, steps_table
 from ..config import ScalpelError
@@ -223,7 +223,8 @@ def _curve(base_path, checkpoints, ids, tokenizer, batch_size, device, use_cache
     base, base_logps = None, None
     fits = sum(map(len, ids)) * len(tokenizer) * 4 < BASE_CACHE_BYTES
     rows = []
-    for label, path in tqdm(checkpoints, desc="KL per checkpoint", disable=not progress):
+    for i, (label, path) in enumerate(tqdm(checkpoints, desc="KL per checkpoint", disable=not progress), 1):
+        heartbeat.beat(f"KL {i}/{len(checkpoints)}: {label}")
         digest = cache.checkpoint_digest(Path(path)) if use_cache else None  # no hashing when the cache is off
         file = store / f"{cache.key('kl', VERSION, base_digest, digest, data_key)}.json" if use_cache else None
         if file is not None and file.is_file():

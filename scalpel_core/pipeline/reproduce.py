@@ -9,7 +9,10 @@ Steps run in dependency order; a step whose notebook code, parameters, ``scalpel
 inputs are unchanged since its last successful run is skipped. Executed copies go to
 ``papermill_runs/{preset}/``, figures to ``figures/{preset}/``, and ``figures/{preset}/manifest.json``
 maps every file a step wrote there to its notebook, parameters and git commit. The first failing
-step stops the run, naming its notebook and cell; the partly executed copy is kept.
+step stops the run, naming its notebook and cell; the partly executed copy is kept. Beside
+papermill's per-cell bar, long work inside a step (every model or checkpoint scored, every
+checkpoint's KL, a long decode every 30 s) prints one line in the terminal
+(:mod:`scalpel_core.heartbeat`, relayed by :func:`scalpel_core.pipeline.progress.relay`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from .. import config, paths, worlds
 from . import plan
+from .progress import relay
 
 KERNEL = "scalpel-vs-hammer"  # registered inside the project's venv by `make`
 MANIFEST = "manifest.json"
@@ -69,9 +73,10 @@ def _execute(step: plan.Step, preset: str, out: Path, kernel: str, label: str) -
     from papermill.exceptions import PapermillExecutionError
 
     try:
-        pm.execute_notebook(str(step.notebook), str(out), parameters=step.all_parameters(preset),
-                            kernel_name=kernel, cwd=str(step.notebook.parent),
-                            progress_bar={"desc": label, "leave": False})
+        with relay(f"[reproduce]   {step.name}: "):  # the long cells' own progress lines, in the terminal
+            pm.execute_notebook(str(step.notebook), str(out), parameters=step.all_parameters(preset),
+                                kernel_name=kernel, cwd=str(step.notebook.parent),
+                                progress_bar={"desc": label, "leave": False})
     except PapermillExecutionError as err:
         return (f"step {step.name!r} failed in {step.notebook.name}, cell In [{err.exec_count}] "
                 f"({_first_line(err.source)!r}): {err.ename}: {err.evalue}")

@@ -172,17 +172,27 @@ def execute(executed: Path, parameters: dict, kernel: str, progress: bool = True
     return executed
 
 
+# JupyterLab's page without its MathJax (a CDN script): the formulas are MathML already (report.mathml)
+OFFLINE_TEMPLATE = ("{%- extends 'lab/index.html.j2' -%}\n"
+                    "{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}\n")
+
+
 def to_html(executed: Path, page: Path) -> Path:
     """The executed notebook as one self-contained HTML page: outputs and prose, code hidden,
-    images embedded."""
+    images embedded, formulas typeset as MathML (shown offline; no script fetched)."""
+    import jinja2
     import nbformat
     from nbconvert import HTMLExporter
 
+    from .mathml import restore, typeset_notebook
+
     exporter = HTMLExporter(embed_images=True, exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4),
-                                          resources={"metadata": {"name": "scalpel report"}})  # the page's title
-    return paths.atomic_write(page, body)
+                            exclude_output_prompt=True, template_file="scalpel_offline.html.j2",
+                            extra_loaders=[jinja2.DictLoader({"scalpel_offline.html.j2": OFFLINE_TEMPLATE})])
+    formulas: dict[str, str] = {}  # nbconvert's Markdown mangles inline MathML: placeholders, then the MathML
+    nb = typeset_notebook(nbformat.read(executed, as_version=4), formulas)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "scalpel report"}})  # the page's title
+    return paths.atomic_write(page, restore(body, formulas))
 
 
 # --- what the notebook calls -------------------------------------------------------------------

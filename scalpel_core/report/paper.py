@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from .. import paths
+from . import mathml
 from ..config import ScalpelError
 
 TEMPLATE = "paper.md.j2"
@@ -109,7 +110,7 @@ def build(preset: str) -> list[Path]:
     out = paper_dir()
     md, html = out / f"paper-{preset}.md", out / f"paper-{preset}.html"
     md.write_text(text)
-    body = mistune.html(text)
+    body = mistune.html(mathml.typeset(text))  # formulas as MathML: the page reads offline
     html.write_text("<!doctype html>\n<html><head><meta charset='utf-8'>\n"
                     f"<title>Scalpel vs. Hammer, reproduced ({preset})</title>\n"
                     "<style>body{max-width:52em;margin:2em auto;font-family:sans-serif;line-height:1.5}"
