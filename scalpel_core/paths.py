@@ -24,6 +24,7 @@ TABLES = {
     "scores": ("benchmark_scores.csv", "05_benchmarks"),
     "deltas": ("benchmark_deltas.csv", "05_benchmarks"),
     "graders": ("grader_disagreement.csv", "05_benchmarks"),
+    "effects": ("effect_sizes.csv", "05_benchmarks"),
     "freeze_scores": ("freeze_scores.csv", "02_freeze_ablation"),
     "freeze_effects": ("freeze_effects.csv", "02_freeze_ablation"),
     "freeze_frozen": ("freeze_frozen_check.csv", "02_freeze_ablation"),
@@ -36,6 +37,7 @@ TABLES = {
     "forgetting": ("forgetting.csv", "07_amplify_or_replace"),
     "forgetting_fits": ("forgetting_fits.csv", "07_amplify_or_replace"),
     "frontier": ("frontier.csv", "07_amplify_or_replace"),
+    "matched": ("matched_size.csv", "07_amplify_or_replace"),
 }
 
 

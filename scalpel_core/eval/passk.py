@@ -71,42 +71,53 @@ def gained_lost(base_correct, correct) -> tuple[float, float]:
     return float((model & ~base).mean()), float((base & ~model).mean())
 
 
-def _first_flip(diff: np.ndarray) -> int | None:
-    """Index of the first k at which ``diff`` (model - base per k) has left its first non-zero sign
-    (the sign at k=1 unless the two curves start equal), or None."""
+def _first_flip(diff: np.ndarray, sign: int | None = None) -> int | None:
+    """Index of the first k at which ``diff`` (model - base per k) has left ``sign`` (default: its
+    own first non-zero sign, the sign at k=1 unless the two curves start equal), or None. Leading
+    ks where the curves are equal are skipped; with ``sign`` given, a ``diff`` whose first non-zero
+    value has the other sign has left it there (it had no advantage to lose)."""
     nonzero = np.nonzero(diff)[0]
     if not len(nonzero):
         return None
     start = nonzero[0]
-    flipped = np.nonzero(diff[start:] * np.sign(diff[start]) <= 0)[0]
+    sign = np.sign(diff[start]) if sign is None else sign
+    flipped = np.nonzero(diff[start:] * sign <= 0)[0]
     return int(start + flipped[0]) if len(flipped) else None
+
+
+def pooled_difference(models: np.ndarray, base_pk: np.ndarray) -> np.ndarray:
+    """The mean over seeds and problems at once of (model - base) per k (``models``: seeds x
+    problems x ks): an exact tie gives exactly 0, which averaging over seeds first need not."""
+    return (np.asarray(models) - np.asarray(base_pk)[None]).mean((0, 1))
 
 
 def crossing(base_pk: np.ndarray, model_pks, ks, n_boot: int = 1000, seed: int = 0) -> dict:
     """Where the trained model's pass@k advantage over the base changes sign.
 
     ``base_pk`` is problems x ks (:func:`per_problem`); ``model_pks`` a list of such arrays, one per
-    training seed (the curve is their mean). Returns ``sign`` (+1: the model starts above the base, at
+    training seed (the curve is their mean over seeds and problems at once). Returns ``sign`` (+1: the model starts above the base, at
     the first k where the curves differ), ``k`` (the first k of ``ks`` where the difference has left
     that sign: the advantage gone, equal curves included, or reversed; None: no crossing up to n),
     and a bootstrap 95% interval ``lo``/``hi`` over problems and seeds (None: beyond n), with
-    ``p_cross``, the share of resamples that cross at all."""
+    ``p_cross``, the share of resamples that cross at all. Every resample is judged against the
+    point estimate's sign: one that starts on the other side of the base crosses at its first k."""
     base_pk = np.asarray(base_pk)
     models = np.stack([np.asarray(m) for m in model_pks])  # seeds x problems x ks
-    diff = models.mean(0).mean(0) - base_pk.mean(0)
+    diff = pooled_difference(models, base_pk)
     at = _first_flip(diff)
+    nonzero = np.nonzero(diff)[0]
+    sign = int(np.sign(diff[nonzero[0]])) if len(nonzero) else 0
     rng = np.random.default_rng(seed)
     n_seeds, n_problems = models.shape[:2]
     found = np.empty(n_boot)
     for b in range(n_boot):
         s = rng.integers(0, n_seeds, n_seeds)
         p = rng.integers(0, n_problems, n_problems)
-        d = models[s][:, p].mean((0, 1)) - base_pk[p].mean(0)
-        i = _first_flip(d)
+        d = pooled_difference(models[s][:, p], base_pk[p])
+        i = _first_flip(d, sign or None)  # every resample judged against the point estimate's sign
         found[b] = np.inf if i is None else ks[i]
     lo, hi = np.percentile(found, [2.5, 97.5], method="lower"), np.percentile(found, [2.5, 97.5], method="higher")
-    nonzero = np.nonzero(diff)[0]
-    return {"sign": int(np.sign(diff[nonzero[0]])) if len(nonzero) else 0, "k": None if at is None else int(ks[at]),
+    return {"sign": sign, "k": None if at is None else int(ks[at]),
             "lo": None if np.isinf(lo[0]) else int(lo[0]), "hi": None if np.isinf(hi[1]) else int(hi[1]),
             "p_cross": float(np.isfinite(found).mean())}
 

@@ -47,7 +47,9 @@ def score_table(models: dict[str, dict]) -> pd.DataFrame:
 
 def deltas(models: dict[str, dict], reference: str = "base") -> pd.DataFrame:
     """Each model's change against ``reference`` per benchmark, with a paired bootstrap 95%
-    interval (the same items resampled for both): ``model, key, delta, lo, hi``."""
+    interval (the same items resampled for both) and its two-sided bootstrap p-value
+    (:func:`scalpel_core.eval.stats.p_value`, for multiple-comparison corrections):
+    ``model, key, delta, lo, hi, p``."""
     ref = models[reference]
     rows = []
     for name, vectors in models.items():
@@ -56,7 +58,7 @@ def deltas(models: dict[str, dict], reference: str = "base") -> pd.DataFrame:
         for key, (num, den) in vectors.items():
             lo, hi = stats.paired_delta_ci(ref[key][0], num, den)
             rows.append({"model": name, "key": key, "delta": stats.score(num, den) - stats.score(*ref[key]),
-                         "lo": lo, "hi": hi})
+                         "lo": lo, "hi": hi, "p": stats.paired_delta_p(ref[key][0], num, den)})
     return pd.DataFrame(rows)
 
 
@@ -102,9 +104,34 @@ def seed_tables(models: dict[str, dict], groups: dict[str, tuple[str, int]],
                                   "seed": "pooled"})
             lo, hi = stats.seed_item_ci(num, den, base=ref[key][0])
             pooled_deltas.append({"model": method, "key": key, "delta": stats.seed_score(num, den, base=ref[key][0]),
-                                  "lo": lo, "hi": hi, "seed": "pooled"})
+                                  "lo": lo, "hi": hi, "p": stats.seed_item_p(num, den, base=ref[key][0]),
+                                  "seed": "pooled"})
     scores = pd.concat([scores, *per_seed, pd.DataFrame(pooled_scores)], ignore_index=True)
     return scores, pd.concat([*changes, pd.DataFrame(pooled_deltas)], ignore_index=True)
+
+
+EFFECTS = {"in_domain": ("math500",), "ood_accuracy": GENERAL, "ood_retention": GENERAL_RETENTION}
+
+
+def effect_table(models: dict[str, dict], groups: dict[str, tuple[str, int]], reference: str = "base") -> pd.DataFrame:
+    """The effect sizes the paper's abstract reports: per method (its seeds pooled) and outcome of
+    :data:`EFFECTS` (in domain; out of domain in accuracy and in retention), the mean change against
+    ``reference`` over the outcome's benchmarks, in their own units (accuracy; nats), with the
+    two-stage seed-and-item 95% interval (:func:`scalpel_core.eval.stats.seed_item_mean_change`):
+    ``method, outcome, delta, lo, hi, benchmarks, seeds``. Outcomes without scores are left out."""
+    ref = models[reference]
+    rows = []
+    for method in dict.fromkeys(m for m, _ in groups.values()):
+        names = [n for n, (m, _) in groups.items() if m == method]
+        for outcome, keys in EFFECTS.items():
+            keys = [k for k in keys if k in ref and all(k in models[n] for n in names)]
+            if not keys:
+                continue
+            parts = [([models[n][k][0] for n in names], [models[n][k][1] for n in names], ref[k][0]) for k in keys]
+            delta, lo, hi = stats.seed_item_mean_change(parts)
+            rows.append({"method": method, "outcome": outcome, "delta": delta, "lo": lo, "hi": hi,
+                         "benchmarks": len(keys), "seeds": len(names)})
+    return pd.DataFrame(rows)
 
 
 def pooled(table: pd.DataFrame) -> pd.DataFrame:

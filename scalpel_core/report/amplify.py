@@ -38,39 +38,108 @@ def curve_table(counts: dict, n: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _against_base(base_pk: np.ndarray, pks: list, n: int, ks, n_boot: int) -> dict:
-    """pass@1 and pass@n of a model (the mean over ``pks``, one per seed) and of the base, the
-    advantage at both ends, and :func:`~scalpel_core.eval.passk.crossing`'s fields."""
-    mean, base = np.mean([p.mean(0) for p in pks], axis=0), base_pk.mean(0)
-    return {"problems": len(base_pk), "pass@1": mean[0], f"pass@{n}": mean[-1], "base pass@1": base[0],
-            f"base pass@{n}": base[-1], "advantage@1": mean[0] - base[0], f"advantage@{n}": mean[-1] - base[-1],
-            **passk.crossing(base_pk, pks, ks, n_boot=n_boot)}
+N_BOOT = 1000  # resamples of the seed-and-problem bootstrap of every pass@k interval here
 
 
-def crossing_table(counts: dict, n: int, n_boot: int = 1000) -> pd.DataFrame:
+def _resamples(n_seeds: int, n_problems: int, n_boot: int, seed: int = 0):
+    """Seed and problem indices of the seed-and-problem bootstrap (seeds, then problems; one problem
+    draw shared by the base, its second sampling and every seed, as all answer the same problems)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        yield rng.integers(0, n_seeds, n_seeds), rng.integers(0, n_problems, n_problems)
+
+
+def _interval(values) -> tuple[float, float]:
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return (float("nan"), float("nan")) if not len(v) else tuple(float(x) for x in np.percentile(v, [2.5, 97.5]))
+
+
+def headroom_shrink(models: np.ndarray, base_pk: np.ndarray) -> float:
+    """How much less of the base's remaining failures the model fixes at k = n than at k = 1:
+    h(1) - h(n), with h(k) = (model pass@k - base pass@k) / (1 - base pass@k) (``models``: seeds x
+    problems x ks). A model that only sharpens what the base can already reach fixes a smaller share
+    of the base's failures at large k (h(n) near 0 or below: positive shrink); a model that learned
+    to solve new problems keeps fixing them (no shrink). Normalising by the headroom keeps a base
+    near pass@n = 1 from making the advantage's shrinkage automatic."""
+    diff, base = passk.pooled_difference(models, base_pk), np.asarray(base_pk).mean(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = diff / (1.0 - base)
+    return float(h[0] - h[-1])
+
+
+def _against_base(base_pk: np.ndarray, pks: list, n: int, ks, n_boot: int, null_pk: np.ndarray | None = None) -> dict:
+    """pass@1 and pass@n of a model (the mean over seeds and problems of ``pks``, one array per
+    seed) and of the base, the advantage at both ends with seed-and-problem 95% intervals,
+    :func:`~scalpel_core.eval.passk.crossing`'s fields, and the headroom shrink
+    (:func:`headroom_shrink`) against the null of the base's own second sampling ``null_pk``
+    (``shrink_excess`` = the model's shrink - the null's, with its interval)."""
+    models = np.stack(pks)
+    diff = passk.pooled_difference(models, base_pk)
+    mean, base = models.mean((0, 1)), base_pk.mean(0)
+    adv1, advn, excess = [], [], []
+    null = None if null_pk is None else np.asarray(null_pk)[None]
+    for s, p in _resamples(len(models), len(base_pk), n_boot):
+        d = passk.pooled_difference(models[s][:, p], base_pk[p])
+        adv1.append(d[0])
+        advn.append(d[-1])
+        if null is not None:
+            excess.append(headroom_shrink(models[s][:, p], base_pk[p]) - headroom_shrink(null[:, p], base_pk[p]))
+    out = {"problems": len(base_pk), "pass@1": mean[0], f"pass@{n}": mean[-1], "base pass@1": base[0],
+           f"base pass@{n}": base[-1], "advantage@1": diff[0], f"advantage@{n}": diff[-1],
+           "advantage@1 lo": _interval(adv1)[0], "advantage@1 hi": _interval(adv1)[1],
+           f"advantage@{n} lo": _interval(advn)[0], f"advantage@{n} hi": _interval(advn)[1],
+           "shrink": headroom_shrink(models, base_pk),
+           **passk.crossing(base_pk, pks, ks, n_boot=n_boot)}
+    if null is not None:
+        out["shrink_null"] = headroom_shrink(null, base_pk)
+        out["shrink_excess"] = out["shrink"] - out["shrink_null"]
+        out["shrink_excess lo"], out["shrink_excess hi"] = _interval(excess)
+    return out
+
+
+def crossing_table(counts: dict, n: int, n_boot: int = N_BOOT, resampled: dict | None = None) -> pd.DataFrame:
     """Per method (seeds pooled, then each seed alone): pass@1 and pass@n of the model and the base,
-    the advantage at both ends, and the crossing k with its bootstrap interval
-    (:func:`scalpel_core.eval.passk.crossing`; ``k`` empty: no crossing up to n)."""
+    the advantage at both ends with intervals, the crossing k with its bootstrap interval
+    (:func:`scalpel_core.eval.passk.crossing`; ``k`` empty: no crossing up to n), and, with the
+    base's counts under another sampling seed (``resampled``), the headroom shrink against that null."""
     ks = passk.ks_for(n)
     base = passk.per_problem(counts[BASE]["correct"], n, ks)
+    null = None if resampled is None else passk.per_problem(resampled["correct"], n, ks)
     rows = []
     methods = dict.fromkeys(_method(m) for m in counts if m != BASE)
     for method in methods:
         names = [m for m in counts if m != BASE and _method(m) == method]
         for seed, members in [(POOLED, names), *((str(seed_of(m)), [m]) for m in names)]:
             pks = [passk.per_problem(counts[m]["correct"], n, ks) for m in members]
-            rows.append({"method": method, "seed": seed, **_against_base(base, pks, n, ks, n_boot)})
+            rows.append({"method": method, "seed": seed, **_against_base(base, pks, n, ks, n_boot, null)})
     return pd.DataFrame(rows)
 
 
 FLOOR = "noise floor"  # the seed label of the row of the base against its own second sampling
 
 
-def gained_lost_table(counts: dict, resampled: dict | None = None) -> pd.DataFrame:
+def excess_gained(base_correct, model_corrects: list, resampled_correct, n_boot: int = N_BOOT) -> dict:
+    """Problems gained beyond chance: the share a model gains against the base (the mean over its
+    seeds) minus the share the base gains against its own second sampling (the noise floor), with
+    a seed-and-problem 95% interval (one problem draw for the model, the base and its resample)."""
+    base, again = np.asarray(base_correct) > 0, np.asarray(resampled_correct) > 0
+    models = np.stack([np.asarray(c) > 0 for c in model_corrects])
+    floor = (again & ~base).astype(float)
+    gained = (models & ~base[None]).astype(float)
+    point = float(gained.mean() - floor.mean())
+    draws = [gained[s][:, p].mean() - floor[p].mean() for s, p in _resamples(len(models), len(base), n_boot)]
+    lo, hi = _interval(draws)
+    return {"excess_gained": point, "excess_lo": lo, "excess_hi": hi, "floor_gained": float(floor.mean())}
+
+
+def gained_lost_table(counts: dict, resampled: dict | None = None, n_boot: int = N_BOOT) -> pd.DataFrame:
     """Per model, and per method pooled (the mean over seeds, with their min and max): the share of
     problems it solves at least once and the base never does in the same number of samples
     ("gained"), and the reverse ("lost"). ``resampled``: the base's counts under another sampling
-    seed, giving a row (seed :data:`FLOOR`) with what an unchanged model gains and loses by chance."""
+    seed, giving a row (seed :data:`FLOOR`) with what an unchanged model gains and loses by chance,
+    and on every model's and method's row the gain beyond that floor with its interval
+    (:func:`excess_gained`)."""
     rows = []
     if resampled is not None:
         g, lost = passk.gained_lost(counts[BASE]["correct"], resampled["correct"])
@@ -79,16 +148,24 @@ def gained_lost_table(counts: dict, resampled: dict | None = None) -> pd.DataFra
         if name == BASE:
             continue
         g, lost = passk.gained_lost(counts[BASE]["correct"], c["correct"])
-        rows.append({"model": name, "method": _method(name), "seed": str(seed_of(name)), "gained": g, "lost": lost})
+        row = {"model": name, "method": _method(name), "seed": str(seed_of(name)), "gained": g, "lost": lost}
+        if resampled is not None:
+            row |= excess_gained(counts[BASE]["correct"], [c["correct"]], resampled["correct"], n_boot)
+        rows.append(row)
     table = pd.DataFrame(rows)
     pooled = table[table.seed != FLOOR].groupby("method", sort=False).agg(gained=("gained", "mean"), lost=("lost", "mean"),
                                                      gained_min=("gained", "min"), gained_max=("gained", "max"),
                                                      lost_min=("lost", "min"), lost_max=("lost", "max")).reset_index()
     pooled = pooled.assign(model=pooled.method, seed=POOLED)
+    if resampled is not None:
+        extra = [excess_gained(counts[BASE]["correct"], [c["correct"] for m, c in counts.items()
+                                                          if m != BASE and _method(m) == method],
+                               resampled["correct"], n_boot) for method in pooled.method]
+        pooled = pd.concat([pooled, pd.DataFrame(extra)], axis=1)
     return pd.concat([table, pooled], ignore_index=True)
 
 
-def compare(counts: dict, n: int, base: str = BASE, n_boot: int = 1000) -> pd.DataFrame:
+def compare(counts: dict, n: int, base: str = BASE, n_boot: int = N_BOOT) -> pd.DataFrame:
     """One row per model of ``counts`` other than ``base`` (any labels: anyone's checkpoints):
     pass@1 and pass@n beside the base's and the advantage, the crossing k with its bootstrap
     interval, and the shares of problems gained and lost (``scalpel passk``)."""

@@ -83,3 +83,33 @@ def describe(effect_table: pd.DataFrame, labels: dict[str, str], full_label: str
     if not mixed and not uniform:
         lines.append("No freezing strategy changed any benchmark significantly.")
     return lines
+
+
+def seed_effects(vectors: dict, pairs: dict) -> pd.DataFrame:
+    """:func:`effects` of each ablation against full SFT-3ep at every seed and pooled over seeds.
+
+    ``vectors``: run -> per-benchmark (num, den) vectors; ``pairs``: ablation model name -> {seed:
+    (ablation run, full run of the same seed)}. Each seed's rows pair the ablation with the full run
+    of its own seed (paired item bootstrap); the pooled rows (seed ``"pooled"``) are the mean over
+    seeds of those paired differences with the two-stage seed-and-item interval, so the spread
+    between training seeds is in the interval."""
+    import numpy as np
+
+    from ..eval import stats
+
+    rows = []
+    for model, by_seed in pairs.items():
+        runs = list(by_seed.values())
+        for seed, (ablation, full) in by_seed.items():
+            for key, (num, den) in vectors[ablation].items():
+                ref = vectors[full][key][0]
+                lo, hi = stats.paired_delta_ci(ref, num, den)
+                rows.append({"model": model, "key": key, "seed": str(seed), "lo": lo, "hi": hi,
+                             "delta": stats.score(num, den) - stats.score(ref, den)})
+        for key in vectors[runs[0][0]]:
+            diff = [np.asarray(vectors[a][key][0], float) - np.asarray(vectors[f][key][0], float) for a, f in runs]
+            den = [vectors[a][key][1] for a, _ in runs]
+            lo, hi = stats.seed_item_ci(diff, den)
+            rows.append({"model": model, "key": key, "seed": "pooled", "delta": stats.seed_score(diff, den),
+                         "lo": lo, "hi": hi})
+    return effects(pd.DataFrame(rows))

@@ -235,3 +235,31 @@ def entropy_figure(att: pd.DataFrame, groups: dict, title: str = "Attention entr
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def layer_profiles(att: pd.DataFrame, weights_table: pd.DataFrame, run: str) -> pd.DataFrame:
+    """layer x (jsd, qk): the attention shift and the q/k change per layer of one run."""
+    return pd.concat([layer_shift(att, run), layer_qk(weights_table, run)], axis=1, keys=["jsd", "qk"]).dropna()
+
+
+def correlation_test(att: pd.DataFrame, weights_table: pd.DataFrame, runs, n_perm: int = 1000,
+                     seed: int = 0) -> tuple[float, float]:
+    """Claim 8a: the mean over ``runs`` (a method's seeds) of the Spearman correlation over layers
+    between q/k change and attention shift, and its one-sided permutation p-value: the layers'
+    attention shifts are shuffled within each run independently (the null: no relation between
+    where q/k moved and where attention moved), ``p = (1 + #{null >= observed}) / (1 + n_perm)``."""
+    ranks = []
+    for run in runs:
+        both = layer_profiles(att, weights_table, run)
+        if len(both) < 3 or both.nunique().min() < 2:
+            return float("nan"), float("nan")
+        ranks.append((both.jsd.rank().to_numpy(), both.qk.rank().to_numpy()))
+
+    def rho(x, y):
+        x, y = x - x.mean(-1, keepdims=True), y - y.mean(-1, keepdims=True)
+        return (x * y).sum(-1) / np.sqrt((x * x).sum(-1) * (y * y).sum(-1))
+
+    observed = float(np.mean([rho(j, q) for j, q in ranks]))
+    rng = np.random.default_rng(seed)
+    null = np.mean([rho(np.stack([rng.permutation(j) for _ in range(n_perm)]), q[None]) for j, q in ranks], axis=0)
+    return observed, float((1 + (null >= observed - 1e-12).sum()) / (1 + n_perm))

@@ -64,3 +64,68 @@ def ratio(table, numerator: str, denominator: str, metric: str = "rel_frobenius"
     out["mid-layer MLP"] = a[is_mid_mlp].mean() / b[is_mid_mlp].mean()
     out["other matrices"] = a[~is_mid_mlp].mean() / b[~is_mid_mlp].mean()
     return out
+
+
+# --- intervals of the ratio checks (claims 3 and 4): resample seeds, then layers or cells ---------
+
+N_BOOT = 1000  # resamples of the seed-and-layer bootstrap
+
+
+def final_grid(table, runs, metric: str = "rel_frobenius"):
+    """runs x layers x matrices (:data:`MATRICES` order): each run's change at its last checkpoint."""
+    import numpy as np
+
+    f = final(table, metric)
+    return np.stack([f[f.run == r].pivot_table(index="layer", columns="matrix", values="value")[list(MATRICES)]
+                     .to_numpy() for r in runs])
+
+
+def _percentiles(draws) -> tuple[float, float]:
+    import numpy as np
+
+    d = np.asarray(draws, float)
+    d = d[np.isfinite(d)]
+    return (float("nan"), float("nan")) if not len(d) else tuple(float(v) for v in np.percentile(d, [2.5, 97.5]))
+
+
+def middle_ratio_ci(table, runs, matrices=("q", "k"), n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float, float]:
+    """Claim 3: the mean change of ``matrices`` in the middle third of the layers over that in the
+    other layers, for a method's ``runs`` (its seeds, averaged), with a 95% interval from a
+    bootstrap that resamples the seeds, then the layers within the middle third and within the rest."""
+    import numpy as np
+
+    grid = final_grid(table, runs)[:, :, [MATRICES.index(m) for m in matrices]].mean(2)  # runs x layers
+    mid = np.array(_middle(grid.shape[1]))
+    rest = np.setdiff1d(np.arange(grid.shape[1]), mid)
+    mean = grid.mean(0)
+    point = float(mean[mid].mean() / mean[rest].mean())
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_boot):
+        g = grid[rng.integers(0, len(runs), len(runs))].mean(0)
+        draws.append(g[rng.choice(mid, len(mid))].mean() / g[rng.choice(rest, len(rest))].mean())
+    return (point, *_percentiles(draws))
+
+
+def mid_mlp_ratio_ci(table, sft_runs, grpo_runs, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float, float]:
+    """Claim 4: SFT's change over GRPO's in the mid-layer MLPs, divided by the same ratio in the
+    other matrices (> 1: SFT moves the mid-layer MLPs more than the rest, relative to GRPO), with a
+    95% interval that resamples each method's seeds, then the (layer, matrix) cells within the
+    mid-layer MLPs and within the rest (one cell draw for both methods)."""
+    import numpy as np
+
+    a, b = final_grid(table, sft_runs), final_grid(table, grpo_runs)
+    mid = np.zeros(a.shape[1:], bool)
+    mid[np.ix_(_middle(a.shape[1]), [MATRICES.index(m) for m in MLP])] = True
+    cells_mid, cells_other = np.flatnonzero(mid), np.flatnonzero(~mid)
+
+    def stat(x, y, cm, co):
+        x, y = x.reshape(-1), y.reshape(-1)
+        return (x[cm].mean() / y[cm].mean()) / (x[co].mean() / y[co].mean())
+
+    point = float(stat(a.mean(0), b.mean(0), cells_mid, cells_other))
+    rng = np.random.default_rng(seed)
+    draws = [stat(a[rng.integers(0, len(a), len(a))].mean(0), b[rng.integers(0, len(b), len(b))].mean(0),
+                  rng.choice(cells_mid, len(cells_mid)), rng.choice(cells_other, len(cells_other)))
+             for _ in range(n_boot)]
+    return (point, *_percentiles(draws))
