@@ -169,9 +169,11 @@ def test_relative_change_pools_every_matrix():
     for layer, (d, w) in enumerate([(3.0, 4.0), (0.0, 2.0)]):  # ||dW||, ||W0|| of two matrices
         rows += [{"run": "r", "step": 2, "layer": layer, "matrix": "q", "metric": "frobenius", "value": d},
                  {"run": "r", "step": 2, "layer": layer, "matrix": "q", "metric": "rel_frobenius", "value": d / w}]
-    out = forgetting.relative_change(pd.DataFrame(rows))
-    # the unchanged matrix has rel 0 and drops out of the ratio's ||W0|| (a frozen matrix: no change either way)
-    assert out.rel_change.iloc[0] == pytest.approx(3 / 4)
+    rows += [{"run": "other", "step": 2, "layer": 1, "matrix": "q", "metric": "frobenius", "value": 1.0},
+             {"run": "other", "step": 2, "layer": 1, "matrix": "q", "metric": "rel_frobenius", "value": 0.5}]
+    out = forgetting.relative_change(pd.DataFrame(rows)).set_index("run").rel_change
+    # the unchanged (frozen) matrix keeps its ||W0|| = 2 in the denominator, read from the other run's row
+    assert out["r"] == pytest.approx((9 / (16 + 4)) ** 0.5) and out["other"] == pytest.approx(0.5)
 
 
 def test_pick_keeps_every_stride_th_checkpoint_and_the_last():
@@ -269,9 +271,9 @@ def test_frontier_verdict_compares_at_equal_gain():
     # SFT at gain 0.2 interpolates to -0.3
     assert forgetting.frontier_verdict(_settings([(0.2, -0.1), (0.05, 0.0)]), "ood_accuracy")["verdict"] == "yes"
     assert forgetting.frontier_verdict(_settings([(0.2, -0.4), (0.05, -0.2)]), "ood_accuracy")["verdict"] == "no"
-    assert forgetting.frontier_verdict(_settings([(0.2, -0.1), (0.05, -0.2)]), "ood_accuracy")["verdict"] == "mixed"
+    assert forgetting.frontier_verdict(_settings([(0.2, -0.1), (0.05, -0.2)]), "ood_accuracy")["verdict"] == "undecided"
     out = forgetting.frontier_verdict(_settings([(0.5, 0.0), (-0.1, 0.0)]), "ood_accuracy")
-    assert out["verdict"] == "not comparable" and out["comparisons"] == []
+    assert out["verdict"] == "not testable here" and out["comparisons"] == [] and out["premise_holds"] is False
 
 
 def test_frontier_table_reads_gain_and_forgetting_from_the_vectors():

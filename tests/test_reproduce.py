@@ -216,8 +216,11 @@ def test_the_project_plan():
     assert set(main_run_ids(config.load("tiny"))) <= set(trained)  # every seed of the three runs is trained
     for s in steps:  # a step that reads runs comes after the steps that train them
         reads = s.notebook.name in ("03_weight_changes.ipynb", "04_kl_divergence.ipynb", "05_benchmarks.ipynb")
-        wanted = (s.parameters.get("run_ids") or (main_run_ids(config.load("tiny")) if reads else [])) + \
-            s.parameters.get("ablations", []) + ([s.parameters["full"]] if "full" in s.parameters else [])
+        names = s.parameters.get("ablations", []) + ([s.parameters["full"]] if "full" in s.parameters else [])
+        from scalpel_core.train.runs import seed_of
+        per_seed = [n if seed_of(n) is not None else f"{n}-s{k}" for n in names  # notebook 02: a name is every seed
+                    for k in ([None] if seed_of(n) is not None else range(config.load("tiny").n_seeds))]
+        wanted = (s.parameters.get("run_ids") or (main_run_ids(config.load("tiny")) if reads else [])) + per_seed
         for run in wanted:
             assert trained[run] in by_name[s.name].after, (s.name, run)
     assert order[-1] == "claims"

@@ -68,7 +68,7 @@ from ..arch import middle_third
 from ..eval import stats
 from ..eval.scoring import GENERAL, GENERAL_RETENTION, LABELS, RETENTION_LABELS, label
 from ..train.runs import RUN_CONFIG, method_of, seed_of
-from . import inside, matched, published, weight_summary
+from . import abstract, inside, matched, published, weight_summary
 from .amplify import FLOOR, NAMES
 from .freeze_summary import effects
 
@@ -100,6 +100,7 @@ TABLES = ("weights", "kl", "scores", "deltas", "graders", "freeze_scores", "free
 INSIDE = ("sparsity", "spectra", "attention")  # notebook 06's tables: claims 8 and 9 (skipped where absent)
 AMPLIFY = ("passk_crossing", "gained_lost")  # notebook 07's tables read by claim 7 (its earlier checks where absent)
 EXTRA = ("passk", "forgetting", "forgetting_fits", "frontier", "matched")  # notebook 07's other tables
+OPTIONAL = ("effects",)  # notebook 05's effect sizes (the abstract; absent from results before the verdicts issue)
 
 
 _MEMO: dict = {}  # resampling results of one compute() call, shared by its sensitivity re-evaluations
@@ -190,9 +191,9 @@ def combine(pooled, per_seed: list) -> str:
 def load_tables(preset: str) -> dict:
     """The result tables of notebooks 02-06, or a FileNotFoundError naming the notebook to run."""
     out = {}
-    for name in TABLES + AMPLIFY + EXTRA:
+    for name in TABLES + AMPLIFY + EXTRA + OPTIONAL:
         file = paths.table_file(preset, name)
-        if name in AMPLIFY + EXTRA and not file.is_file():
+        if name in AMPLIFY + EXTRA + OPTIONAL and not file.is_file():
             continue  # notebook 07 not run: claim 7 keeps its earlier checks
         if not file.is_file():
             notebook = paths.TABLES[name][1]
@@ -859,8 +860,13 @@ def _compute(tables: dict, preset: str) -> dict:
                     "by_seed": {s: e["inside"]["numbers"] for s, e in per_seed.items()}} if "inside" in pooled else {}),
         "graders": tables["graders"].set_index("model").to_dict(orient="index"),
         "amplify": amplify_numbers(tables),
+        "effects": ({r["method"]: {} for r in tables["effects"].to_dict(orient="records")} if "effects" in tables else {}),
     }
-    return _jsonable(out)
+    for r in (tables["effects"].to_dict(orient="records") if "effects" in tables else []):
+        out["effects"][r["method"]][r["outcome"]] = {"delta": r["delta"], "lo": r["lo"], "hi": r["hi"]}
+    out = _jsonable(out)
+    out["abstract"] = abstract.build(out)
+    return out
 
 
 def amplify_numbers(tables: dict) -> dict:
@@ -926,13 +932,14 @@ def setup(preset: str, run_ids) -> dict:
 
 
 def verdict_table(numbers: dict) -> pd.DataFrame:
-    """claim x (check, holds, seeds, pooled estimate, verdict): one row per check; ``seeds`` is
-    "k of n" (the seeds where the check holds alone)."""
+    """claim x (check, state, counted, seeds, pooled estimate, verdict): one row per check;
+    ``seeds`` is "k of n" (the seeds where the check holds alone)."""
     rows = []
     for c, checks in numbers["checks"].items():
         for name, held in checks.items():
             d = numbers.get("check_detail", {}).get(c, {}).get(name, {})
-            rows.append({"claim": c[1:], "check": name, "holds": "yes" if held else "no",
+            rows.append({"claim": c[1:], "check": name, "state": state(held),
+                         "counted": "no (as run, size-confounded)" if d.get("size_confounded") else "yes",
                          "seeds": f"{d.get('k', '?')} of {d.get('n', '?')}", "pooled": d.get("estimate", ""),
                          "verdict": numbers["verdicts"][c]})
     return pd.DataFrame(rows).set_index(["claim", "verdict", "check"])

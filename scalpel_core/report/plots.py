@@ -110,12 +110,16 @@ def _members(table, entry: str):
 
 def kl_curves(table, pairs: list[tuple[str, ...]],
               title: str = "KL divergence during reasoning training on MATH-500"):
-    """One panel per tuple (e.g. GRPO vs SFT-1ep, GRPO vs SFT-3ep) of run ids or methods:
-    KL(base || checkpoint) over % of training. A method with several seeds is drawn as the mean
-    over seeds (the line) with each seed faint and the band between the lowest and the highest;
-    the final mean is written at the line's end."""
-    fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 3.4), squeeze=False)
-    for ax, entries in zip(axes[0], pairs):
+    """One column per tuple (e.g. GRPO vs SFT-1ep, GRPO vs SFT-3ep) of run ids or methods. Top:
+    KL(base || checkpoint) over % of training; a method with several seeds is drawn as the mean
+    over seeds (the line) with each seed faint and the band between the lowest and the highest; the
+    final mean is written at the line's end. Bottom: the same curves as a share of their own final
+    KL, so the shape of a curve far below the others (GRPO's) is visible; the dotted lines mark 25%
+    of training and half the final KL, where claim 5 reads "jumped early"."""
+    fig, axes = plt.subplots(2, len(pairs), figsize=(4.6 * len(pairs), 6.2), squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 2]})
+    for col, entries in enumerate(pairs):
+        ax, bx = axes[0][col], axes[1][col]
         for entry in entries:
             members = _members(table, entry)
             t = table[table.run.isin(members)]
@@ -132,10 +136,17 @@ def kl_curves(table, pairs: list[tuple[str, ...]],
             ax.plot(x, mean, marker="o", ms=3, color=color, label=label)
             ax.annotate(f"{mean.iloc[-1]:.3g}", (x[-1], mean.iloc[-1]), fontsize=8,
                         xytext=(4, 0), textcoords="offset points", va="center", color=color)
-        ax.set_xlabel("% of training")
+            end = mean.iloc[-1]
+            if end > 0:
+                bx.plot(x, mean / end, marker="o", ms=3, color=color, label=RUN_LABELS.get(m, entry))
         ax.set_ylabel("KL(base || checkpoint), nats/token")
         ax.set_xlim(0, 112)
         ax.legend(fontsize=8, loc="upper left")
+        bx.axvline(25, color="0.5", ls=":", lw=1)
+        bx.axhline(0.5, color="0.5", ls=":", lw=1)
+        bx.set_xlim(0, 112)
+        bx.set_xlabel("% of training")
+        bx.set_ylabel("share of its final KL")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
