@@ -75,7 +75,10 @@ class Config:
     # --- the miniature world (sizes of each synthetic set) -----------------------------
     n_entities: int = _base(96)  # people in the synthetic fact base (MMLU/GPQA analogues ask about the half
     #                         never quizzed in pretraining: 48 on tiny, over the whole range of fame)
-    n_k12_train: int = _base(2048)  # post-training problems (paper: ~91k cn_k12 rows)
+    n_k12_train: int = _base(4096)  # post-training problems (paper: ~91k cn_k12 rows); world v3 grew it
+    #                         from 2048 so that SFT-1ep's 2.8 passes cover a larger set (schedule below)
+    n_dev: int = _base(200)  # dev split (world v3): in-domain problems used by the calibration only
+    #                         (tests/test_calibration.py), disjoint from every benchmark and training problem
     n_math500: int = _base(500)  # MATH-500 analogue: held-out problems of the post-training distribution
     n_aime: int = _base(30)  # AIME24 analogue: much harder maths (AIME24 has 30 problems)
     n_gsm8k: int = _base(250)  # GSM8K analogue: word problems in another surface form
@@ -188,6 +191,12 @@ class Config:
     # of the post-training set (tiny: 157 tokens), else SFT models, which learn that long style,
     # are cut off before their answer: 192 = 157 + ~20%. (Paper: 1500, as GRPO's completions.)
     max_new_tokens: int = _eval(192)
+    # The teacher probe of the calibration (world v3; scalpel_core.train.probe): a copy of the base
+    # fine-tuned on fresh teacher traces until the held-out trace loss plateaus. Not a study run.
+    probe_problems: int = _eval(6000)  # fresh teacher traces it trains on (about 3x the post-training set)
+    probe_heldout: int = _eval(200)  # held-out traces whose loss decides the plateau
+    probe_max_steps: int = _eval(1200)  # a cap only: the probe stops when the held-out loss plateaus
+    probe_eval_every: int = _eval(50)  # steps between held-out evaluations
     kl_template: str = _eval("authors")  # rendering of the KL text. authors: their training template, so
     #                         the system prompt is injected and averaged over too (paper, as run:
     #                         experiments/kl_tests.py); olmo: [user, assistant] in OLMo-2's own template
@@ -234,17 +243,35 @@ def fields_of(scope: str) -> tuple[str, ...]:
 # Fields that determine the world and the pretrained base; a change to any of them
 # (and only to them) means a new base. Bump WORLD_VERSION when generator code changes.
 # 2: facts at graded frequencies (scalpel_core.world.facts, "fame"), 96 people, held-out documents.
-WORLD_VERSION = 2
+# 3: harder in-domain maths (1-3 digit operands), a teacher with a procedure the base lacks (column
+#    arithmetic with carries and borrows, re-checks that catch real slips), a dev split, a larger
+#    post-training set (the world v3 issue, #27; calibration targets in tests/test_calibration.py).
+WORLD_VERSION = 3
 BASE_FIELDS = fields_of("base")
 GRPO_ONLY = fields_of("grpo")
 SFT_ONLY = fields_of("sft")
 EVAL_ONLY = fields_of("eval")
 
+# Post-training learning rates in units that do not depend on outcomes (world v3, issue 27): a share of
+# the pretraining peak. The paper's rates are shares of OLMo-2-7B's pretraining peak PAPER_PEAK_LR
+# (OLMo 2 paper, arXiv 2501.00656, "2 OLMo 2 Furious": the 7B model's peak learning rate; see
+# paper/ORIGINAL.md, "Learning rates as shares of the pretraining peak"): GRPO and SFT-1ep 1e-6 / 3e-4 =
+# 1/300, SFT-3ep 5e-5 / 3e-4 = 1/6. A miniature preset keeps the same shares of its own peak
+# (pretrain_lr): tiny 2e-3 / 300 = 6.7e-6 and 2e-3 / 6 = 3.3e-4. (World v2 matched lr x steps instead.)
+PAPER_PEAK_LR = 3e-4
+
+
+def share_of_peak(pretrain_lr: float, paper_lr: float = 1e-6) -> float:
+    """The miniature learning rate that is the same share of ``pretrain_lr`` as ``paper_lr`` of PAPER_PEAK_LR."""
+    return pretrain_lr * paper_lr / PAPER_PEAK_LR
+
+
 _PRESET_VALUES: dict[str, dict] = {
     # CI: a 2-layer model and small sets, seconds end to end.
     "smoke": dict(
         n_entities=12, n_k12_train=128, n_math500=40, n_aime=10, n_gsm8k=30, n_mmlu=30,
-        n_mmlu_pro=30, n_gpqa=30, n_ifeval=30, n_pretrain_docs=1500, n_heldout_docs=30, vocab_size=512,
+        n_mmlu_pro=30, n_gpqa=30, n_ifeval=30, n_pretrain_docs=1500, n_heldout_docs=30, vocab_size=512, n_dev=30,
+        probe_problems=96, probe_heldout=16, probe_max_steps=6, probe_eval_every=3,  # the probe runs, uncalibrated
         n_layers=2, hidden_size=64, n_heads=2, intermediate_size=128, max_seq_len=384,
         pretrain_steps=200, pretrain_batch_size=8, pretrain_seq_len=128, eval_batch_size=32,
         max_new_tokens=96,  # CI speed over fidelity: smoke scores are regression invariants, not results
@@ -256,11 +283,17 @@ _PRESET_VALUES: dict[str, dict] = {
     ),
     # The default: 8 layers, pretrained in minutes on a 2-core CPU.
     "tiny": dict(
-        # The Config defaults above (40 steps of 64 sequences; the schedule's arithmetic). The
-        # learning rate keeps the paper's lr x steps, i.e. how far Adam can move one weight over the
-        # run (about lr per step): 1e-6 x 571 / 40 = 1.4e-5. Chosen once, before any analysis was
-        # run; sft3ep uses 50x.
-        learning_rate=1.4e-5,
+        # World v3 schedule (issue 27), set from the base's calibration (its predicted informative
+        # groups) before any v3 run: 8 problems x 8 completions = 64 sequences per step (16 per pass
+        # x 4), as v2's 64; GRPO draws train_steps x 8 groups (target: >= 400 with reward variance).
+        # SFT-1ep: train_steps x 64 conversations = 2.8 passes over n_train_problems (paper: 2.80).
+        # sft3ep: 3 epochs of n_train_problems // 64 steps (the authors' recipe: num_train_epochs 3,
+        # about 612 steps at 448 per step, paper/ORIGINAL.md).
+        problems_per_step=8, num_generations=8, train_steps=80, n_train_problems=1829,
+        # the learning rate as the paper's share of the pretraining peak (PAPER_PEAK_LR above): 2e-3 / 300;
+        # sft3ep x 50 = 2e-3 / 6
+        learning_rate=share_of_peak(2e-3),
+        max_new_tokens=320,  # the evaluation budget: the longest teacher trace is <= 0.8 of it (calibration)
     ),
     # One GPU: OLMo-2 1B instruct on the real data, the paper's learning rate, budgets, graders and
     # seed. 128 steps of 4 problems x 16 completions = 64 sequences (16 per pass x 4); SFT-1ep:

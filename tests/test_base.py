@@ -134,7 +134,7 @@ def test_skill_is_logged_against_steps_and_the_world_version_recorded(tmp_path, 
     log = pd.read_csv(path / base_mod.SKILL_LOG)
     assert log.step.tolist() == list(range(2, 21, 2)) and all(calls)
     assert log.mmlu.tolist() == pytest.approx([0.25 + 0.01 * k for k in range(1, 11)])
-    assert json.loads((path / "base_meta.json").read_text())["world_version"] == config.WORLD_VERSION == 2
+    assert json.loads((path / "base_meta.json").read_text())["world_version"] == config.WORLD_VERSION == 3
 
 
 def test_pretraining_callback_sees_skill_checkpoints(smoke_cfg, smoke_world, smoke_tokenizer):

@@ -47,8 +47,8 @@ def test_held_out_sets_never_seen_in_pretraining(smoke_world):
 def test_teacher_style_is_new_to_the_base(smoke_world):
     corpus = "\n".join(smoke_world.pretrain_docs)
     teacher = smoke_world.k12_train[0]["teacher_solution"]
-    assert "Wait, let me double-check" in teacher
-    assert "double-check" not in corpus and " plus " not in corpus and "Okay" not in corpus
+    assert " in columns: ones: " in teacher
+    assert "in columns" not in corpus and "Wait, check" not in corpus and "Okay" not in corpus
     # ... and much longer than the base's own style
     lengths = [(len(e["teacher_solution"]), len(e["base_solution"])) for e in smoke_world.k12_train]
     assert sum(t for t, _ in lengths) > 3 * sum(b for _, b in lengths)
@@ -86,7 +86,8 @@ def test_knowledge_items_point_at_the_true_fact(smoke_world):
 def test_aime_is_harder_than_k12(smoke_world):
     k12 = max(max(map(int, re.findall(r"\d+", e["expr"]))) for e in smoke_world.k12_train)
     aime = min(len(re.findall(r"\d+", e["expr"])) for e in smoke_world.benchmarks["aime24"])
-    assert k12 < 100 and aime >= 5 and all("*" in e["expr"] for e in smoke_world.benchmarks["aime24"])
+    terms = max(len(re.findall(r"\d+", e["expr"])) for e in smoke_world.k12_train)
+    assert k12 < 1000 and terms <= 3 < aime and all("*" in e["expr"] for e in smoke_world.benchmarks["aime24"])
 
 
 def test_steps_evaluate_left_to_right():

@@ -35,8 +35,15 @@ class World:
     people: list[dict]
     k12_train: list[dict]  # post-training problems: prompt, answer, teacher_solution
     benchmarks: dict[str, list[dict]]
+    dev: list[dict]  # in-domain problems of the calibration only (world v3), disjoint from the rest
     pretrain_docs: list[str] = field(repr=False)
     heldout_docs: list[str] = field(repr=False, default_factory=list)  # same mixture, not in the corpus
+    taken: frozenset = field(repr=False, default_factory=frozenset)  # every maths expression above
+
+    def fresh_problems(self, n: int, name: str = "probe") -> list[dict]:
+        """``n`` more in-domain problems (with teacher traces), none of them a benchmark, dev or
+        post-training problem: the teacher probe's set (scalpel_core.world.calibrate)."""
+        return _unique_maths(_rng(self.cfg, name), n, maths.k12_terms, name, set(self.taken))
 
     def tokenizer_corpus(self) -> list[str]:
         """Every kind of text the world contains (the tokenizer must cover teacher traces too)."""
@@ -75,6 +82,7 @@ def build_world(cfg: Config) -> World:
     math500 = _unique_maths(_rng(cfg, "math500"), cfg.n_math500, maths.k12_terms, "math500", taken)
     k12 = _unique_maths(_rng(cfg, "k12"), cfg.n_k12_train, maths.k12_terms, "k12", taken)
     aime = _unique_maths(_rng(cfg, "aime"), cfg.n_aime, maths.aime_terms, "aime24", taken)
+    dev = _unique_maths(_rng(cfg, "dev"), cfg.n_dev, maths.k12_terms, "dev", taken)
     r = _rng(cfg, "gsm")
     gsm, gsm_seen = [], set()
     while len(gsm) < cfg.n_gsm8k:
@@ -111,7 +119,8 @@ def build_world(cfg: Config) -> World:
     seen = set(docs)
     heldout = [d for d in _pretrain_docs(_rng(cfg, "heldout"), 2 * cfg.n_heldout_docs, people, train_people,
                                          taken, gsm_seen, held_prompts) if d not in seen]
-    return World(cfg, people, k12, benchmarks, docs, list(dict.fromkeys(heldout))[: cfg.n_heldout_docs])
+    return World(cfg, people, k12, benchmarks, dev, docs, list(dict.fromkeys(heldout))[: cfg.n_heldout_docs],
+                 frozenset(taken))
 
 
 def _pretrain_docs(r, n_docs, people, train_people, taken, gsm_seen, held_prompts) -> list[str]:

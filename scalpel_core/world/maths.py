@@ -2,8 +2,9 @@
 
 Three written styles of the same arithmetic, so that the methods differ in what they teach:
 - ``base``: the base model's own short style (seen in pretraining);
-- ``teacher``: long R1-style traces ("Okay, ... Wait, let me double-check ..."),
-  never seen in pretraining; SFT trains on them;
+- ``teacher``: long R1-style traces ("Okay, ... Wait, let me check ..."), never seen in
+  pretraining, with a procedure the base lacks (world v3): column arithmetic with carries and
+  borrows and re-checks that catch real slips; SFT trains on them;
 - ``reference``: a textbook solution, the MATH-500 analogue's reference (for the KL).
 """
 
@@ -32,13 +33,25 @@ def _expr(terms) -> str:
     return " ".join([str(terms[0][1])] + [f"{op} {v}" for op, v in terms[1:]])
 
 
+# World v3: in-domain operands have 1, 2 or 3 digits with these probabilities. Two- and three-digit
+# sums are too many to be recalled from pretraining (900 x 900 pairs), so the base must compute
+# them in one go and often fails; the teacher's column procedure makes them reliable. Calibrated
+# only against the base's band on the dev split (tests/test_calibration.py).
+DIGITS = {1: 0.15, 2: 0.35, 3: 0.5}
+
+
+def operand(rng: random.Random) -> int:
+    d = rng.choices(list(DIGITS), list(DIGITS.values()))[0]
+    return rng.randint(2 if d == 1 else 10 ** (d - 1), 10 ** d - 1)
+
+
 def k12_terms(rng: random.Random) -> list[tuple[str, int]]:
-    """2-3 terms of + and -, operands 2-50, never negative along the way."""
+    """2-3 terms of + and -, operands of 1-3 digits (:data:`DIGITS`), never negative along the way."""
     n = rng.choice((2, 3))
-    terms = [("", rng.randint(2, 50))]
+    terms = [("", operand(rng))]
     acc = terms[0][1]
     for _ in range(n - 1):
-        v = rng.randint(2, 50)
+        v = operand(rng)
         op = rng.choice("+-") if acc >= v else "+"
         acc = acc + v if op == "+" else acc - v
         terms.append((op, v))
@@ -67,20 +80,92 @@ def base_solution(terms) -> str:
     return f"<think>\n{lines}\n</think>\n<answer>\n{ans}\n</answer>"
 
 
+PLACES = ("ones", "tens", "hundreds", "thousands", "ten-thousands")
+RECHECK = 0.3  # share of steps whose trace re-checks one column ("Wait, let me check ...")
+SLIP = 0.1  # share of steps with a real slip in one column, always caught by that re-check
+
+
+def _digits(n: int, width: int) -> list[int]:
+    return [(n // 10 ** i) % 10 for i in range(width)]  # ones first
+
+
+def columns(a: int, op: str, b: int) -> list[dict]:
+    """The column procedure of ``a op b`` (``op`` in + - *; for *, ``b`` is one digit), ones first:
+    per column the text of its sum and the digit written and carried or borrowed."""
+    out = []
+    if op == "*":
+        carry = 0
+        for i, d in enumerate(_digits(a, len(str(a)))):
+            v = d * b + carry
+            calc = f"{d} x {b}" + (f" + {carry}" if carry else "") + f" = {v}"
+            out.append({"place": PLACES[i], "calc": calc, "digit": v % 10, "carry": v // 10})
+            carry = v // 10
+        if carry:
+            out.append({"place": PLACES[len(out)], "calc": "", "digit": carry, "carry": 0})
+        return out
+    width = max(len(str(a)), len(str(b)))
+    carry = 0
+    for i, (x, y) in enumerate(zip(_digits(a, width), _digits(b, width))):
+        if op == "+":
+            v = x + y + carry
+            calc = f"{x} + {y}" + (f" + {carry}" if carry else "") + f" = {v}"
+            out.append({"place": PLACES[i], "calc": calc, "digit": v % 10, "carry": v // 10})
+            carry = v // 10
+        else:
+            top = x - carry
+            borrow = int(top < y)
+            v = top + 10 * borrow - y
+            calc = (f"{x}" + (f" - {carry}" if carry else "") + (" + 10" if borrow else "")
+                    + f" - {y} = {v}")
+            out.append({"place": PLACES[i], "calc": calc, "digit": v, "carry": borrow})
+            carry = borrow
+    if op == "+" and carry:
+        out.append({"place": PLACES[width], "calc": "", "digit": carry, "carry": 0})
+    return out
+
+
+def _column_line(c: dict, op: str, digit: int) -> str:
+    """``tens: 4 + 8 + 1 = 13, write 3, carry 1.`` (a last column holds only the carry)."""
+    tail = (", borrow 1" if op == "-" else f", carry {c['carry']}") if c["carry"] else ""
+    calc = f"{c['calc']}, " if c["calc"] else ""
+    return f"{c['place']}: {calc}write {digit}{tail}."
+
+
+def teacher_step(a: int, op: str, b: int, rng: random.Random) -> str:
+    """One step of the teacher's trace: ``a op b`` column by column (intermediate digits written
+    out), then the result read off; sometimes one column is re-checked, and a real slip (a wrong
+    digit written) is always caught and corrected by that re-check."""
+    cols = columns(a, op, b)
+    result = a + b if op == "+" else a - b if op == "-" else a * b
+    check = rng.random() < RECHECK
+    slip = check and rng.random() < SLIP / RECHECK
+    j = rng.randrange(len(cols))
+    lines = [f"{a} {SYM[op]} {b} in columns:"]
+    for i, c in enumerate(cols):
+        wrong = (c["digit"] + rng.choice((1, 9))) % 10 if slip and i == j else c["digit"]
+        lines.append(_column_line(c, op, wrong))
+    if check:
+        c = cols[j]
+        calc = c["calc"] or f"carry {c['digit']}"
+        if slip:
+            lines.append(f"Wait, check the {c['place']}: {calc}, so {c['digit']}. I wrote it wrong; fixed.")
+        else:
+            lines.append(f"Wait, check the {c['place']}: {calc}, so {c['digit']}. Yes, right.")
+    lines.append(f"So {a} {SYM[op]} {b} = {result}.")
+    return " ".join(lines)
+
+
 def teacher_solution(terms, rng: random.Random) -> str:
-    """A long R1-style trace: restates, computes in words, double-checks each step."""
+    """A long R1-style trace with a procedure the base lacks: each step in columns with carries and
+    borrows, intermediate results written out, re-checks that catch real slips."""
     steps = _steps(terms)
     out = [rng.choice(("Okay, let me work through this.", "Okay, so I need to evaluate this.",
                        "Alright, let me think about this carefully."))]
-    out.append(f"The expression is {_expr(terms)}. I will go from left to right.")
-    inverse = {"+": "-", "-": "+"}
-    for i, (a, op, b, r) in enumerate(steps):
+    out.append(f"{_expr(terms)}, from left to right.")
+    for i, (a, op, b, _) in enumerate(steps):
         lead = "First," if i == 0 else rng.choice(("Next,", "Then,", "Now,"))
-        out.append(f"{lead} {a} {WORD[op]} {b} gives {r}.")
-        if op in inverse:
-            out.append(f"Wait, let me double-check that: {r} {WORD[inverse[op]]} {b} is {a}. Yes, that is right.")
+        out.append(f"{lead} {teacher_step(a, op, b, rng)}")
     ans = steps[-1][3]
-    out.append(f"So the final result is {ans}.")
     return "<think>\n" + " ".join(out) + f"\n</think>\n<answer>\n{ans}\n</answer>"
 
 

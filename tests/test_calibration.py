@@ -1,0 +1,155 @@
+"""The calibration of world v3 (issue 27), fixed before any post-trained v3 model was scored.
+
+The targets below are literal on purpose: this file was committed before the first v3 post-training
+result (the commit is named in README.md and the paper's Limitations), so that the world could be
+iterated only against them. They concern the base, the teacher, the data and GRPO's training signal,
+never an out-of-domain score, retention, KL, weight change or a claim's verdict.
+
+The committed tiny world must meet them: figures/tiny/calibration.json (notebook 00) and
+figures/tiny/grpo_signal.json (notebook 01, GRPO) are checked here, and must be measured on the base
+of the current tiny config (a stale file fails). The functions that measure them are tested on
+fixtures that the tests build themselves.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from scalpel_core import config, paths
+from scalpel_core.report import calibration
+
+TARGETS = {
+    "base_greedy": (0.30, 0.50),  # base greedy accuracy on the dev split
+    "base_headroom": 0.20,  # sampled pass@32 - pass@1 on dev, at least
+    "knowledge": (0.30, 0.85),  # each knowledge analogue in the band and its 95% low end above chance
+    "probe_gain": 0.15,  # teacher probe greedy dev accuracy - base greedy, at least
+    "trace_share": 0.80,  # longest teacher trace / evaluation budget, at most
+    "sft_format": 0.95,  # format compliance of an SFT model (the probe) on dev, at least
+    "grpo_informative_groups": 400,  # informative groups per GRPO run, at least
+    "grpo_reward_trend": 0.0,  # lower end of the 95% interval of the reward slope, above
+}
+
+
+def test_the_module_uses_the_committed_targets():
+    assert calibration.TARGETS == TARGETS
+
+
+def _committed(name: str) -> dict:
+    path = paths.REPO_ROOT / "figures" / "tiny" / name
+    assert path.is_file(), f"{path} is missing: run notebook 00 (and 01, GRPO) on tiny (make reproduce)"
+    numbers = json.loads(path.read_text())
+    cfg = config.load("tiny")
+    assert numbers["world_version"] == config.WORLD_VERSION
+    assert numbers["base_hash"] == cfg.base_hash, f"{path} was measured on another base"
+    return numbers
+
+
+def test_committed_tiny_setup_meets_every_target():
+    n = _committed(calibration.FILE)
+    b, t = n["base"], TARGETS
+    assert t["base_greedy"][0] <= b["greedy"] <= t["base_greedy"][1]
+    assert b["samples"] >= 32 and b["pass_at"][str(b["samples"])] - b["pass_at"]["1"] >= t["base_headroom"]
+    assert set(n["knowledge"]) == {"mmlu", "mmlu_pro", "gpqa"}
+    for k, v in n["knowledge"].items():
+        assert t["knowledge"][0] <= v["score"] <= t["knowledge"][1], k
+        assert v["low"] > v["chance"], k
+    assert n["traces"]["max"] / n["traces"]["budget"] <= t["trace_share"]
+    assert n["traces"]["budget"] == config.load("tiny").max_new_tokens
+    p = n["probe"]
+    assert p["greedy"] - b["greedy"] >= t["probe_gain"]
+    assert p["format"] >= t["sft_format"]
+    assert p["problems"] == config.load("tiny").probe_problems
+
+
+def test_committed_tiny_grpo_runs_have_signal():
+    n = _committed(calibration.SIGNAL_FILE)
+    cfg = config.load("tiny")
+    runs = n["runs"]
+    assert len(runs) >= 2  # every GRPO run of the plan's main layout
+    for run, s in runs.items():
+        assert s["groups"] == cfg.train_steps * cfg.problems_per_step, run
+        assert s["informative_groups"] >= TARGETS["grpo_informative_groups"], run
+        assert s["trend"]["lo"] > TARGETS["grpo_reward_trend"], run
+
+
+def test_checks_go_either_way():
+    good = {"base": {"greedy": 0.4, "headroom": 0.3, "samples": 32},
+            "knowledge": {"mmlu": {"score": 0.6, "chance": 0.25, "low": 0.5}},
+            "traces": {"share": 0.7, "max": 70, "budget": 100},
+            "probe": {"gain": 0.2, "greedy": 0.6, "format": 0.99, "plateaued": True, "steps": 10}}
+    signal = {"grpo-s0": {"informative_groups": 500.0, "groups": 640, "zero_variance_share": 0.2,
+                          "trend": {"slope": 0.1, "lo": 0.02, "hi": 0.2}}}
+    assert all(r["met"] for r in calibration.checks(good, signal))
+    bad = json.loads(json.dumps(good))
+    bad["base"]["greedy"], bad["knowledge"]["mmlu"]["low"], bad["probe"]["gain"] = 0.6, 0.2, 0.1
+    signal["grpo-s0"]["trend"]["lo"] = -0.01
+    met = {r["target"]: r["met"] for r in calibration.checks(bad, signal)}
+    assert not met["base greedy (dev)"] and not met["base mmlu"] and not met["teacher probe - base (dev greedy)"]
+    assert not met["grpo-s0: reward trend"] and met["grpo-s0: informative groups"]
+
+
+def test_zero_variance_share_is_the_binomial_prediction():
+    # p = 0, 1 always give a zero-variance group; p = 1/2 with groups of 2: half of them
+    assert calibration.zero_variance_share([0, 4, 2], 4, 2) == pytest.approx((1 + 1 + 0.5) / 3)
+    assert calibration.zero_variance_share([2], 4, 8) == pytest.approx(2 * 0.5 ** 8)
+
+
+def test_reward_trend_interval_separates_rising_from_flat():
+    rng = np.random.default_rng(0)
+    rising = np.linspace(0.2, 0.6, 80) + rng.normal(0, 0.05, 80)
+    flat = 0.4 + rng.normal(0, 0.05, 80)
+    up, level = calibration.reward_trend(rising), calibration.reward_trend(flat)
+    assert up["lo"] > 0 and up["slope"] == pytest.approx(0.4, abs=0.08)
+    assert level["lo"] < 0 < level["hi"]
+
+
+def test_wilson_low_end():
+    assert calibration.wilson_low(50, 100) == pytest.approx(0.4038, abs=1e-3)
+    assert calibration.wilson_low(0, 10) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_teacher_traces_use_a_procedure_the_base_lacks(smoke_world):
+    """Column arithmetic with carries and borrows, never in the pretraining corpus; every slip is caught."""
+    corpus = "\n".join(smoke_world.pretrain_docs)
+    assert "in columns" not in corpus and "carry" not in corpus and "borrow" not in corpus
+    traces = [e["teacher_solution"] for e in smoke_world.k12_train]
+    assert any(", carry 1." in t for t in traces) and any("borrow 1" in t for t in traces)
+    for e in smoke_world.k12_train:
+        assert f"<answer>\n{e['answer']}\n</answer>" in e["teacher_solution"]
+        assert e["teacher_solution"].count("I wrote it wrong") <= e["teacher_solution"].count("Wait, check")
+
+
+def test_column_procedure_is_exact():
+    import random
+
+    from scalpel_core.world import maths
+
+    rng = random.Random(0)
+    for _ in range(500):
+        a, b = rng.randint(0, 9999), rng.randint(0, 9999)
+        for op, x, y in (("+", a, b), ("-", max(a, b), min(a, b)), ("*", a, rng.randint(0, 9))):
+            cols = maths.columns(x, op, y)
+            value = sum(c["digit"] * 10 ** i for i, c in enumerate(cols))
+            assert value == (x + y if op == "+" else x - y if op == "-" else x * y)
+
+
+def test_dev_split_is_disjoint(smoke_world):
+    dev = {e["expr"] for e in smoke_world.dev}
+    assert len(dev) == len(smoke_world.dev) == config.load("smoke").n_dev
+    others = {e["expr"] for e in smoke_world.k12_train}
+    others |= {e["expr"] for b in ("math500", "aime24") for e in smoke_world.benchmarks[b]}
+    assert not dev & others
+    corpus = "\n".join(smoke_world.pretrain_docs)
+    assert not any(f"{e['expr']}.\n" in corpus or f"{e['expr']}?\n" in corpus for e in smoke_world.dev)
+    fresh = {e["expr"] for e in smoke_world.fresh_problems(50)}
+    assert len(fresh) == 50 and not fresh & (dev | others)
+
+
+def test_learning_rates_are_shares_of_the_pretraining_peak():
+    """Post-training rates are the paper's shares of OLMo-2-7B's pretraining peak (config.PAPER_PEAK_LR)."""
+    cfg = config.load("tiny")
+    assert cfg.learning_rate / cfg.pretrain_lr == pytest.approx(1e-6 / config.PAPER_PEAK_LR, rel=0.02)
+    assert cfg.learning_rate * cfg.sft3ep_lr_factor / cfg.pretrain_lr == pytest.approx(5e-5 / config.PAPER_PEAK_LR, rel=0.02)
