@@ -47,7 +47,7 @@ def test_held_out_sets_never_seen_in_pretraining(smoke_world):
 def test_teacher_style_is_new_to_the_base(smoke_world):
     corpus = "\n".join(smoke_world.pretrain_docs)
     teacher = smoke_world.k12_train[0]["teacher_solution"]
-    assert " in columns: ones: " in teacher
+    assert " in columns: ones " in teacher
     assert "in columns" not in corpus and "Wait, check" not in corpus and "Okay" not in corpus
     # ... and much longer than the base's own style
     lengths = [(len(e["teacher_solution"]), len(e["base_solution"])) for e in smoke_world.k12_train]

@@ -33,25 +33,26 @@ def _expr(terms) -> str:
     return " ".join([str(terms[0][1])] + [f"{op} {v}" for op, v in terms[1:]])
 
 
-# World v3: in-domain operands have 1, 2 or 3 digits with these probabilities. Two- and three-digit
-# sums are too many to be recalled from pretraining (900 x 900 pairs), so the base must compute
-# them in one go and often fails; the teacher's column procedure makes them reliable. Calibrated
-# only against the base's band on the dev split (tests/test_calibration.py).
-DIGITS = {1: 0.15, 2: 0.35, 3: 0.5}
-
-
-def operand(rng: random.Random) -> int:
-    d = rng.choices(list(DIGITS), list(DIGITS.values()))[0]
-    return rng.randint(2 if d == 1 else 10 ** (d - 1), 10 ** d - 1)
+# World v3: a share of the in-domain problems is "hard": operands of 2-3 digits (10-999), whose
+# sums are too many to be recalled from pretraining (990 x 990 pairs), so the base, which writes
+# each step in one go, almost always fails them, while the teacher's column procedure (one digit
+# fact per column) makes them reliable. The rest are "easy": operands 2-50, world v2's range,
+# where the base's recall mostly succeeds. HARD was set against the base's band on the dev split
+# only (tests/test_calibration.py; base greedy 0.30-0.50), from v2's base (0.63 on easy problems).
+HARD = 0.35  # share of hard problems
+EASY_RANGE = (2, 50)  # operands of easy problems (world v2's range)
+HARD_RANGE = (10, 999)  # operands of hard problems
 
 
 def k12_terms(rng: random.Random) -> list[tuple[str, int]]:
-    """2-3 terms of + and -, operands of 1-3 digits (:data:`DIGITS`), never negative along the way."""
+    """2-3 terms of + and -, never negative along the way; with probability :data:`HARD` operands
+    from :data:`HARD_RANGE`, else from :data:`EASY_RANGE`."""
+    lo, hi = HARD_RANGE if rng.random() < HARD else EASY_RANGE
     n = rng.choice((2, 3))
-    terms = [("", operand(rng))]
+    terms = [("", rng.randint(lo, hi))]
     acc = terms[0][1]
     for _ in range(n - 1):
-        v = operand(rng)
+        v = rng.randint(lo, hi)
         op = rng.choice("+-") if acc >= v else "+"
         acc = acc + v if op == "+" else acc - v
         terms.append((op, v))
@@ -97,7 +98,7 @@ def columns(a: int, op: str, b: int) -> list[dict]:
         carry = 0
         for i, d in enumerate(_digits(a, len(str(a)))):
             v = d * b + carry
-            calc = f"{d} x {b}" + (f" + {carry}" if carry else "") + f" = {v}"
+            calc = f"{d}x{b}" + (f"+{carry}" if carry else "") + f"={v}"
             out.append({"place": PLACES[i], "calc": calc, "digit": v % 10, "carry": v // 10})
             carry = v // 10
         if carry:
@@ -108,15 +109,14 @@ def columns(a: int, op: str, b: int) -> list[dict]:
     for i, (x, y) in enumerate(zip(_digits(a, width), _digits(b, width))):
         if op == "+":
             v = x + y + carry
-            calc = f"{x} + {y}" + (f" + {carry}" if carry else "") + f" = {v}"
+            calc = f"{x}+{y}" + (f"+{carry}" if carry else "") + f"={v}"
             out.append({"place": PLACES[i], "calc": calc, "digit": v % 10, "carry": v // 10})
             carry = v // 10
         else:
             top = x - carry
             borrow = int(top < y)
             v = top + 10 * borrow - y
-            calc = (f"{x}" + (f" - {carry}" if carry else "") + (" + 10" if borrow else "")
-                    + f" - {y} = {v}")
+            calc = f"{x}" + (f"-{carry}" if carry else "") + ("+10" if borrow else "") + f"-{y}={v}"
             out.append({"place": PLACES[i], "calc": calc, "digit": v, "carry": borrow})
             carry = borrow
     if op == "+" and carry:
@@ -125,10 +125,10 @@ def columns(a: int, op: str, b: int) -> list[dict]:
 
 
 def _column_line(c: dict, op: str, digit: int) -> str:
-    """``tens: 4 + 8 + 1 = 13, write 3, carry 1.`` (a last column holds only the carry)."""
-    tail = (", borrow 1" if op == "-" else f", carry {c['carry']}") if c["carry"] else ""
-    calc = f"{c['calc']}, " if c["calc"] else ""
-    return f"{c['place']}: {calc}write {digit}{tail}."
+    """``tens 4+8+1=13, write 3 carry 1.`` (a last column holds only the carry)."""
+    tail = (" borrow 1" if op == "-" else f" carry {c['carry']}") if c["carry"] else ""
+    calc = f" {c['calc']}," if c["calc"] else ""
+    return f"{c['place']}{calc} write {digit}{tail}."
 
 
 def teacher_step(a: int, op: str, b: int, rng: random.Random) -> str:
@@ -140,7 +140,7 @@ def teacher_step(a: int, op: str, b: int, rng: random.Random) -> str:
     check = rng.random() < RECHECK
     slip = check and rng.random() < SLIP / RECHECK
     j = rng.randrange(len(cols))
-    lines = [f"{a} {SYM[op]} {b} in columns:"]
+    lines = [f"{a}{SYM[op]}{b} in columns:"]
     for i, c in enumerate(cols):
         wrong = (c["digit"] + rng.choice((1, 9))) % 10 if slip and i == j else c["digit"]
         lines.append(_column_line(c, op, wrong))
@@ -151,7 +151,7 @@ def teacher_step(a: int, op: str, b: int, rng: random.Random) -> str:
             lines.append(f"Wait, check the {c['place']}: {calc}, so {c['digit']}. I wrote it wrong; fixed.")
         else:
             lines.append(f"Wait, check the {c['place']}: {calc}, so {c['digit']}. Yes, right.")
-    lines.append(f"So {a} {SYM[op]} {b} = {result}.")
+    lines.append(f"So {a}{SYM[op]}{b}={result}.")
     return " ".join(lines)
 
 
@@ -159,9 +159,7 @@ def teacher_solution(terms, rng: random.Random) -> str:
     """A long R1-style trace with a procedure the base lacks: each step in columns with carries and
     borrows, intermediate results written out, re-checks that catch real slips."""
     steps = _steps(terms)
-    out = [rng.choice(("Okay, let me work through this.", "Okay, so I need to evaluate this.",
-                       "Alright, let me think about this carefully."))]
-    out.append(f"{_expr(terms)}, from left to right.")
+    out = [rng.choice(("Okay, left to right.", "Okay, from the left.", "Alright, left to right."))]
     for i, (a, op, b, _) in enumerate(steps):
         lead = "First," if i == 0 else rng.choice(("Next,", "Then,", "Now,"))
         out.append(f"{lead} {teacher_step(a, op, b, rng)}")
