@@ -119,3 +119,18 @@ def test_heldout_documents_are_of_the_mixture_and_never_trained_on(smoke_world, 
     assert len(held) == smoke_cfg.n_heldout_docs == len(set(held))
     assert not set(held) & set(smoke_world.pretrain_docs)
     assert any(d.startswith("<|endoftext|>") for d in held) and any("<|assistant|>" in d for d in held)
+
+
+def test_pretraining_holds_easy_arithmetic_only_and_the_post_training_set_both(smoke_world):
+    import re as _re
+
+    lo, hi = maths.EASY_RANGE
+    starts = tuple(p.split("{e}")[0] for p in maths.PHRASES)
+    problems = [d.split("<|user|>\n")[1].split("\n")[0] for d in smoke_world.pretrain_docs if "<|user|>\n" in d]
+    problems = [p for p in problems if p.startswith(starts)]
+    assert len(problems) > 100
+    for problem in problems:
+        assert all(lo <= int(n) <= hi for n in _re.findall(r"\d+", problem)), problem
+    sizes = [max(int(n) for n in _re.findall(r"\d+", e["expr"])) for e in smoke_world.k12_train]
+    hard = sum(s > hi for s in sizes) / len(sizes)
+    assert 0 < hard < 1 and abs(hard - maths.HARD) < 0.15

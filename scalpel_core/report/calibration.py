@@ -158,14 +158,32 @@ def grpo_signal(cfg: Config, run_dirs: dict) -> dict:
     return out
 
 
-def checks(numbers: dict, signal: dict | None = None) -> list[dict]:
-    """Each target with its measured value, its rule and whether it is met."""
+def checks(numbers: dict | None, signal: dict | None = None) -> list[dict]:
+    """Each target with its measured value, its rule and whether it is met (``numbers`` None: the
+    GRPO signal's targets only)."""
     t = TARGETS
     rows = []
 
     def add(name, value, rule, met):
         rows.append({"target": name, "value": value, "rule": rule, "met": bool(met)})
 
+    if numbers is None:
+        numbers = {}
+    b = numbers.get("base")
+    if b is not None:
+        _setup_checks(numbers, add)
+    for run, s in (signal or {}).items():
+        add(f"{run}: informative groups", round(s["informative_groups"], 1), f">= {t['grpo_informative_groups']} "
+            f"(of {s['groups']}; zero-variance share {s['zero_variance_share']:.2f})",
+            s["informative_groups"] >= t["grpo_informative_groups"])
+        tr = s["trend"]
+        add(f"{run}: reward trend", round(tr["slope"], 4), f"95% interval [{tr['lo']:.3f}, {tr['hi']:.3f}] above "
+            f"{t['grpo_reward_trend']}", tr["lo"] > t["grpo_reward_trend"])
+    return rows
+
+
+def _setup_checks(numbers: dict, add) -> None:
+    t = TARGETS
     b = numbers["base"]
     add("base greedy (dev)", round(b["greedy"], 3), f"in [{t['base_greedy'][0]}, {t['base_greedy'][1]}]",
         t["base_greedy"][0] <= b["greedy"] <= t["base_greedy"][1])
@@ -185,14 +203,6 @@ def checks(numbers: dict, signal: dict | None = None) -> list[dict]:
             p["gain"] >= t["probe_gain"])
         add("SFT format compliance (the probe, dev)", round(p["format"], 3), f">= {t['sft_format']}",
             p["format"] >= t["sft_format"])
-    for run, s in (signal or {}).items():
-        add(f"{run}: informative groups", round(s["informative_groups"], 1), f">= {t['grpo_informative_groups']} "
-            f"(of {s['groups']}; zero-variance share {s['zero_variance_share']:.2f})",
-            s["informative_groups"] >= t["grpo_informative_groups"])
-        tr = s["trend"]
-        add(f"{run}: reward trend", round(tr["slope"], 4), f"95% interval [{tr['lo']:.3f}, {tr['hi']:.3f}] above "
-            f"{t['grpo_reward_trend']}", tr["lo"] > t["grpo_reward_trend"])
-    return rows
 
 
 def save(cfg: Config, numbers: dict, name: str = FILE):
@@ -203,6 +213,30 @@ def save(cfg: Config, numbers: dict, name: str = FILE):
     return out
 
 
+def save_signal(cfg: Config, signal: dict) -> dict:
+    """Merge ``signal`` (``{run: ...}``, :func:`grpo_signal`) into figures/{preset}/grpo_signal.json,
+    keeping the other runs measured on the same world version and base; returns the whole file."""
+    old = load(cfg.preset, SIGNAL_FILE) or {}
+    same = old.get("world_version") == WORLD_VERSION and old.get("base_hash") == cfg.base_hash
+    numbers = {"world_version": WORLD_VERSION, "base_hash": cfg.base_hash,
+               "runs": {**(old.get("runs", {}) if same else {}), **signal}}
+    save(cfg, numbers, SIGNAL_FILE)
+    return numbers
+
+
 def load(preset: str, name: str = FILE) -> dict | None:
     path = paths.figures_dir(preset) / name
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def summary(preset: str) -> dict | None:
+    """What numbers.json records of the calibration (notebook 08): the setup's numbers (without the
+    per-trace lengths), GRPO's signal per run and every target's check; None when neither was measured."""
+    setup, signal = load(preset, FILE), load(preset, SIGNAL_FILE)
+    if setup is None and signal is None:
+        return None
+    if setup is not None:
+        setup = {**setup, "traces": {k: v for k, v in setup["traces"].items() if k != "lengths"}}
+    runs = (signal or {}).get("runs", {})
+    return {"setup": setup, "grpo_signal": runs, "targets": TARGETS, "checks": checks(setup, runs),
+            "all_met": all(r["met"] for r in checks(setup, runs))}

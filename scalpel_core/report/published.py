@@ -38,7 +38,7 @@ FREEZING_RUNS = ("base", "sft3ep", "sft3ep-frozen-mid-mlp", "sft3ep-qk+lm_head")
 
 # [ORIGINAL.md, "Published numbers: setup"] The paper's setup, beside ours in the reproduction paper.
 SETUP = {"model": "OLMo-2-1124-7B-Instruct", "n_parameters": 7.3e9, "n_layers": 32, "hidden_size": 4096,
-         "train_problems": 91_000, "steps": {"grpo": 571, "sft1ep": 571, "sft3ep": 3 * 571},
+         "train_problems": 91_000, "steps": {"grpo": 571, "sft1ep": 571, "sft3ep": 612},  # sft3ep: 3 epochs of <= 91,449 rows at 448 per step
          "learning_rate": {"grpo": 1e-6, "sft1ep": 1e-6, "sft3ep": 5e-5}, "num_generations": 28,
          "checkpoints": 20, "frozen_mid_mlp_layers": "19-25"}
 

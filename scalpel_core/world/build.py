@@ -23,7 +23,7 @@ MIXTURE = {
     "facts": 0.16,  # fact sentences about everyone, each person in proportion to its fame (the knowledge itself)
     "qa": 0.06,  # question/answer chats about the train half of the people (4 or 8 options)
     "twohop": 0.08,  # "Which ... does the best friend of X ...?" answered with a two-step chain
-    "k12": 0.34,  # arithmetic in the base's short <think>/<answer> style, with the system prompt
+    "k12": 0.34,  # easy arithmetic (maths.easy_terms) in the base's short <think>/<answer> style, with the system prompt
     "gsm": 0.16,  # word problems in the base's short style, no system prompt
     "ifeval": 0.20,  # list-making with format constraints, followed exactly
 }
@@ -143,7 +143,7 @@ def _pretrain_docs(r, n_docs, people, train_people, taken, gsm_seen, held_prompt
             item = facts.mc_item(r, person, r.choice(attrs), r.choice((4, 8)), kind, friend)
             prompt, reply = item["prompt"], item["answer_text"]
         elif kind == "k12":
-            terms = maths.k12_terms(r)
+            terms = maths.easy_terms(r)  # the base pretrains on easy arithmetic only (maths.HARD)
             if maths._expr(terms) in taken:
                 continue
             ex = maths.math_example(terms, r, "k12")

@@ -1,0 +1,71 @@
+"""The calibration's files and figure: merging GRPO runs, what numbers.json records, the four panels."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+
+from scalpel_core import config, paths
+from scalpel_core.report import calibplot, calibration
+
+
+@pytest.fixture
+def figures(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "figures_dir", lambda preset: tmp_path / preset)
+    return tmp_path
+
+
+def _run(informative: float, lo: float) -> dict:
+    return {"zero_variance_share": 0.3, "informative_groups": informative, "groups": 640,
+            "reward_first": 0.3, "reward_last": 0.5, "trend": {"slope": 0.2, "lo": lo, "hi": 0.3, "steps": 80}}
+
+
+def _setup(greedy: float) -> dict:
+    return {"world_version": config.WORLD_VERSION, "base_hash": "x",
+            "base": {"greedy": greedy, "samples": 32, "headroom": 0.25, "pass_at": {"1": 0.35, "32": 0.6}},
+            "knowledge": {"mmlu": {"score": 0.6, "chance": 0.25, "low": 0.53, "n": 200}},
+            "traces": {"max": 260, "p99": 230.0, "mean": 125.0, "base_mean": 39.0, "budget": 352,
+                       "share": 260 / 352, "lengths": [100, 200, 260]},
+            "probe": {"greedy": 0.7, "format": 0.99, "gain": 0.7 - greedy, "steps": 400, "best_step": 350,
+                      "best_eval_loss": 0.1, "plateaued": True, "problems": 6000,
+                      "curve": [{"step": 50, "eval_loss": 0.5}, {"step": 100, "eval_loss": 0.2}]}}
+
+
+def test_signal_runs_merge_on_the_same_base_and_reset_on_another(figures):
+    cfg = config.load("smoke")
+    calibration.save_signal(cfg, {"grpo-s0": _run(500, 0.01)})
+    both = calibration.save_signal(cfg, {"grpo-s1": _run(300, -0.02)})
+    assert set(both["runs"]) == {"grpo-s0", "grpo-s1"} and both["base_hash"] == cfg.base_hash
+    other = config.load("smoke", seed=1)  # another world, another base: the old runs are not its runs
+    assert other.base_hash != cfg.base_hash
+    assert set(calibration.save_signal(other, {"grpo-s2": _run(500, 0.01)})["runs"]) == {"grpo-s2"}
+
+
+def test_summary_records_numbers_and_checks_without_the_lengths(figures):
+    cfg = config.load("smoke")
+    assert calibration.summary(cfg.preset) is None
+    calibration.save(cfg, _setup(0.4))
+    calibration.save_signal(cfg, {"grpo-s0": _run(500, 0.01), "grpo-s1": _run(300, 0.01)})
+    s = calibration.summary(cfg.preset)
+    assert "lengths" not in s["setup"]["traces"] and s["setup"]["traces"]["max"] == 260
+    met = {r["target"]: r["met"] for r in s["checks"]}
+    assert met["base greedy (dev)"] and met["grpo-s0: informative groups"]
+    assert not met["grpo-s1: informative groups"] and not s["all_met"]
+    calibration.save(cfg, _setup(0.6))  # out of the band: the summary says so
+    assert not {r["target"]: r["met"] for r in calibration.summary(cfg.preset)["checks"]}["base greedy (dev)"]
+
+
+def test_checks_of_the_signal_alone():
+    rows = calibration.checks(None, {"grpo-s0": _run(500, -0.01)})
+    assert [r["met"] for r in rows] == [True, False]
+
+
+def test_figure_has_four_panels_with_and_without_probe():
+    fig = calibplot.figure(_setup(0.4))
+    assert len(fig.axes) == 4 and "plateaued" in fig.axes[3].get_title()
+    n = _setup(0.4)
+    del n["probe"]
+    assert "not run" in calibplot.figure(n).axes[3].get_title()
