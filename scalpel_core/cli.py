@@ -7,6 +7,7 @@
     scalpel kl BASE CKPT [CKPT ...] --out kl.csv             # KL(base || ckpt) on MATH-500, teacher-forced
     scalpel passk BASE CKPT [CKPT ...] --data FILE --n 32 --out passk.csv   # pass@k, crossing k, problems gained/lost
     scalpel report BASE RUN_DIR_OR_CKPTS... --out DIR        # every lens as one notebook + HTML page (--data for KL)
+    scalpel calibrate --preset tiny [--no-probe] [--grpo]   # world v3's setup targets: calibration.json + figure
     scalpel reproduce --preset tiny            # execute the papermill plan (plan.yaml); --dry-run, --force
     scalpel paper --preset tiny                # build paper/paper-tiny.md and .html from figures/tiny/numbers.json
 
@@ -30,6 +31,36 @@ def _base(args) -> int:
     path = build_base(cfg, rebuild=args.rebuild)  # refuses a preset of the real world, naming it
     print(path)
     return 0
+
+
+def _calibrate(args) -> int:
+    from . import config, paths, worlds
+    from .report import calibplot, calibration, plots
+    from .train import runs
+
+    cfg = config.load(args.preset)
+    if not worlds.miniature(cfg):
+        raise ConfigError(f"calibrate measures the miniature world's setup; preset {cfg.preset!r} has world="
+                          f"{cfg.world!r} (use smoke or tiny)")
+    paths.check_writable(paths.artifacts_dir() / args.preset, "artifacts folder (SCALPEL_ARTIFACTS)", folder=True)
+    world = worlds.world(cfg)
+    base = worlds.build_base(cfg, built=world)
+    numbers = calibration.measure_setup(cfg, world, base, progress=True, probe=not args.no_probe)
+    print(calibration.save(cfg, numbers))
+    plots.save(calibplot.figure(numbers), paths.figures_dir(cfg.preset), "calibration")
+    signal = None
+    if args.grpo:  # the GRPO runs of the plan, trained (or reused) seed by seed
+        from .train.trainer import train
+
+        dirs = {}
+        for s in runs.seeds(cfg):
+            run_cfg = config.load(args.preset, method="grpo", train_seed=s)
+            dirs[runs.run_id(run_cfg)] = train(run_cfg)
+        signal = calibration.save_signal(cfg, calibration.grpo_signal(cfg, dirs))["runs"]
+    rows = calibration.checks(numbers, signal)
+    for r in rows:
+        print(f"{'met ' if r['met'] else 'MISS'}  {r['target']}: {r['value']} ({r['rule']})")
+    return 0 if all(r["met"] for r in rows) else 1
 
 
 def _train(args) -> int:
@@ -240,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kernel", default=None, help="Jupyter kernel (default: the project's own)")
     p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
     p.set_defaults(func=_report)
+    p = sub.add_parser("calibrate", help="measure the miniature setup against world v3's calibration targets")
+    p.add_argument("--preset", default="tiny", choices=PRESETS)
+    p.add_argument("--no-probe", action="store_true", help="skip the teacher probe (the base's numbers only)")
+    p.add_argument("--grpo", action="store_true", help="also train (or reuse) the GRPO runs and check their signal")
+    p.set_defaults(func=_calibrate)
     p = sub.add_parser("reproduce", help="execute the papermill plan (plan.yaml) in dependency order")
     p.add_argument("--preset", default="tiny", choices=PRESETS)
     p.add_argument("--kernel", default=None, help="Jupyter kernel (default: the project's own)")

@@ -284,13 +284,16 @@ _PRESET_VALUES: dict[str, dict] = {
     ),
     # The default: 8 layers, pretrained in minutes on a 2-core CPU.
     "tiny": dict(
-        # World v3 schedule (issue 27), set from the base's calibration (its predicted informative
-        # groups) before any v3 run: 8 problems x 8 completions = 64 sequences per step (16 per pass
-        # x 4), as v2's 64; GRPO draws train_steps x 8 groups (target: >= 400 with reward variance).
-        # SFT-1ep: train_steps x 64 conversations = 2.8 passes over n_train_problems (paper: 2.80).
-        # sft3ep: 3 epochs of n_train_problems // 64 steps (the authors' recipe: num_train_epochs 3,
+        # World v3 schedule (issue 27), set from the base's calibration before any v3 run: the base's
+        # 32 samples per dev problem predict a zero-variance share of 0.563 for groups of 8
+        # (report/calibration.zero_variance_share), i.e. 8 x 0.437 = 3.5 informative groups per step;
+        # the rule train_steps = 20 x ceil(1.25 x 400 / 3.5 / 20) (the target of 400 with a 25% margin
+        # for the drift while training, in whole 5% checkpoint intervals) gives 160 steps (560 predicted).
+        # 8 problems x 8 completions = 64 sequences per step (16 per pass x 4), as v2's 64.
+        # SFT-1ep: 160 x 64 = 10240 conversations = 2.8 passes over n_train_problems = 3657 (paper: 2.80).
+        # sft3ep: 3 epochs of 3657 // 64 = 57 steps = 171 steps (the authors' recipe: num_train_epochs 3,
         # about 612 steps at 448 per step, paper/ORIGINAL.md).
-        problems_per_step=8, num_generations=8, train_steps=80, n_train_problems=1829,
+        problems_per_step=8, num_generations=8, train_steps=160, n_train_problems=3657,
         # the learning rate as the paper's share of the pretraining peak (PAPER_PEAK_LR above): 2e-3 / 300;
         # sft3ep x 50 = 2e-3 / 6
         learning_rate=share_of_peak(2e-3),

@@ -69,3 +69,25 @@ def test_figure_has_four_panels_with_and_without_probe():
     n = _setup(0.4)
     del n["probe"]
     assert "not run" in calibplot.figure(n).axes[3].get_title()
+
+
+def test_cli_calibrate_writes_the_numbers_and_prints_every_target(artifacts, figures, capsys):
+    from scalpel_core import cli
+
+    code = cli.main(["calibrate", "--preset", "smoke", "--no-probe"])
+    out = capsys.readouterr().out
+    assert code in (0, 1)  # 1: some target missed (smoke is not calibrated), each line says which
+    saved = calibration.load("smoke")
+    assert saved["base_hash"] == config.load("smoke").base_hash and "probe" not in saved
+    assert (figures / "smoke" / "calibration.png").is_file()
+    lines = [ln for ln in out.splitlines() if ln.startswith(("met ", "MISS"))]
+    assert len(lines) == len(calibration.checks(saved)) and any("base greedy (dev)" in ln for ln in lines)
+    assert code == (1 if any(ln.startswith("MISS") for ln in lines) else 0)
+
+
+def test_cli_calibrate_refuses_the_real_world_in_one_line(capsys):
+    from scalpel_core import cli
+
+    assert cli.main(["calibrate", "--preset", "gpu-small"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "miniature" in err and "gpu-small" in err
