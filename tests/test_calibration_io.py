@@ -91,3 +91,42 @@ def test_cli_calibrate_refuses_the_real_world_in_one_line(capsys):
     assert cli.main(["calibrate", "--preset", "gpu-small"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "miniature" in err and "gpu-small" in err
+
+
+def test_zero_variance_groups_see_equal_inexact_rewards_that_trl_misses():
+    """Rewards 0.2 and 1.2 (format weight 0.2) in a group of 8: TRL 1.16's std-isclose-0 test calls
+    such a group informative; the advantages' tolerance does not, scaled or not."""
+    import torch
+    from trl.trainer.utils import nanstd
+
+    from scalpel_core.train.rollouts import zero_variance_groups
+
+    rewards = torch.tensor([0.2] * 8 + [1.2] * 8 + [0.2, 1.2] * 4 + [1.2] * 7 + [1.0])
+    grouped = rewards.view(-1, 8)
+    mean = grouped.mean(dim=1, keepdim=True)
+    std = nanstd(grouped, dim=1, keepdim=True)
+    trl_zero = torch.isclose(std, torch.zeros_like(std)).float().flatten()
+    assert trl_zero.tolist() == [0.0, 0.0, 0.0, 0.0]  # TRL: no zero-variance group at all
+    unscaled = (grouped - mean).flatten()
+    scaled = ((grouped - mean) / (std + 1e-4)).flatten()
+    assert zero_variance_groups(unscaled, 8).tolist() == [1.0, 1.0, 0.0, 0.0]
+    assert zero_variance_groups(scaled, 8).tolist() == [1.0, 1.0, 0.0, 0.0]
+    assert zero_variance_groups(unscaled, 3) is None and zero_variance_groups(unscaled[:0], 8) is None
+
+
+def test_grpo_signal_refuses_a_log_without_the_exact_column(tmp_path):
+    import json as _json
+
+    from scalpel_core.checkpoints import CheckpointError
+
+    (tmp_path / "train_log.json").write_text(_json.dumps([{"loss": 0.1, "reward": 0.5, "frac_reward_zero_std": 0.0,
+                                                           "step": 1}]))
+    with pytest.raises(CheckpointError, match="groups/zero_reward_variance"):
+        calibration.grpo_signal(config.load("smoke"), {"grpo-s0": tmp_path})
+    log = [{"loss": 0.1, "reward": 0.3 + 0.01 * i, "frac_reward_zero_std": 0.0,
+            "groups/zero_reward_variance": 0.25, "step": i + 1} for i in range(20)]
+    (tmp_path / "train_log.json").write_text(_json.dumps(log))
+    s = calibration.grpo_signal(config.load("smoke"), {"grpo-s0": tmp_path})["grpo-s0"]
+    ppstep = config.load("smoke").problems_per_step
+    assert s["informative_groups"] == pytest.approx(20 * ppstep * 0.75) and s["groups"] == 20 * ppstep
+    assert s["trend"]["lo"] > 0 and s["trl_frac_reward_zero_std"] == 0.0

@@ -148,8 +148,9 @@ def test_train_log_has_the_curves_the_notebook_plots(grpo_run):
     log = trainlog.train_log(grpo_run)
     assert list(log["step"]) == list(range(1, 9))
     for column in ("loss", "reward", "rewards/accuracy_reward/mean", "rewards/format_reward/mean",
-                   "completions/mean_length", "entropy"):
+                   "completions/mean_length", "entropy", "groups/zero_reward_variance"):
         assert log[column].notna().all(), column
+    assert log["groups/zero_reward_variance"].between(0, 1).all()
 
 
 def test_finished_run_is_reused_without_training(grpo_run, monkeypatch):

@@ -37,6 +37,7 @@ TARGETS = {
 KNOWLEDGE = ("mmlu", "mmlu_pro", "gpqa")
 FILE = "calibration.json"
 SIGNAL_FILE = "grpo_signal.json"
+ZERO_COLUMN = "groups/zero_reward_variance"  # logged by scalpel_core.train.rollouts.GRPOTrainer
 
 
 def wilson_low(k: float, n: int, z: float = 1.96) -> float:
@@ -141,15 +142,22 @@ def reward_trend(values, n_boot: int = 2000, seed: int = 0) -> dict:
 
 
 def grpo_signal(cfg: Config, run_dirs: dict) -> dict:
-    """Per GRPO run (``{run: run_dir}``), from its training log: TRL's share of groups with zero reward
-    variance, the informative groups over the run, and the training-reward trend."""
+    """Per GRPO run (``{run: run_dir}``), from its training log: the share of groups with zero reward
+    variance (``groups/zero_reward_variance``, scalpel_core.train.rollouts; TRL's own
+    ``frac_reward_zero_std`` misses groups of equal inexact rewards and is kept beside it), the
+    informative groups over the run, and the training-reward trend."""
+    from ..checkpoints import CheckpointError
     from ..train.trainlog import train_log
 
     out = {}
     for run, folder in run_dirs.items():
         log = train_log(folder)
-        zero = log["frac_reward_zero_std"].to_numpy(dtype=float)
+        if ZERO_COLUMN not in log:
+            raise CheckpointError(f"{folder}: the training log has no {ZERO_COLUMN!r} column (a run trained before it "
+                             "was logged); train the run again to measure its signal")
+        zero = log[ZERO_COLUMN].to_numpy(dtype=float)
         out[run] = {"zero_variance_share": float(zero.mean()),
+                    "trl_frac_reward_zero_std": float(log["frac_reward_zero_std"].mean()),
                     "informative_groups": float(((1 - zero) * cfg.problems_per_step).sum()),
                     "groups": int(len(zero) * cfg.problems_per_step),
                     "reward_first": float(log["reward"].iloc[: max(1, len(log) // 10)].mean()),

@@ -9,6 +9,13 @@ finished rows retired), from torch's global generator, which TRL seeds and check
 distribution as TRL's path (temperature, top-p); other draws. It steps aside, to TRL's own path,
 with vLLM, TRL's continuous batching, images, or sampling settings it does not implement (top-k,
 min-p, a repetition penalty, extra generation kwargs), and when ``rollouts="generate"``.
+
+It also logs ``groups/zero_reward_variance``, the share of the step's groups whose rewards are all
+equal, read off the advantages with a tolerance (:func:`zero_variance_groups`). TRL's own
+``frac_reward_zero_std`` (TRL 1.16) compares the group's float32 standard deviation with 0 at an
+absolute tolerance of 1e-8, and a group of equal rewards that are not exact in binary (0.2, 1.2 with
+the format weight 0.2) has a rounding std of 1.6e-8 to 1.3e-7: such groups count as informative, and
+the metric reads about 0 where a third or more of the groups carry no signal.
 """
 
 from __future__ import annotations
@@ -36,12 +43,34 @@ def _runs(prompt_ids: list[list[int]]) -> tuple[list[list[int]], int]:
     return prompt_ids, 1
 
 
+ZERO_TOL = 0.01  # |advantage| below this in a whole group: equal rewards. Equal rewards give at most
+# ~1e-7 (unscaled) or ~1e-3 (divided by std + 1e-4); any real difference at least 0.2 / G (unscaled,
+# the format reward alone) or ~0.35 (scaled)
+
+
+def zero_variance_groups(advantages: torch.Tensor, group: int) -> torch.Tensor | None:
+    """Per group of ``group`` consecutive completions: 1.0 where every advantage is ~0 (all rewards equal),
+    else 0.0; None when the completions do not split into whole groups."""
+    a = advantages.detach().float().reshape(-1)
+    if group < 2 or a.numel() == 0 or a.numel() % group:
+        return None
+    return (a.view(-1, group).abs().amax(dim=1) < ZERO_TOL).float()
+
+
 class GRPOTrainer(_TRLGRPOTrainer):
     """TRL's GRPOTrainer; rollouts sampled by the fast decoder where it applies (module docstring)."""
 
     def __init__(self, *args, rollouts: str = "fast", **kwargs):
         super().__init__(*args, **kwargs)
         self.rollouts = rollouts
+
+    def _generate_and_score_completions(self, inputs):
+        out = super()._generate_and_score_completions(inputs)
+        if self.model.training:  # the whole step's groups: every process's slice, in the sampler's order
+            zero = zero_variance_groups(self.accelerator.gather(out["advantages"].detach()), self.num_generations)
+            if zero is not None:
+                self._metrics["train"]["groups/zero_reward_variance"].append(zero.mean().item())
+        return out
 
     def _fast_rollouts(self, images, multimodal_fields) -> bool:
         plain_text = not multimodal_fields and all(i is None for i in images or [])
