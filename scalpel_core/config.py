@@ -290,7 +290,9 @@ _PRESET_VALUES: dict[str, dict] = {
         # the rule train_steps = 20 x ceil(1.25 x 400 / 3.5 / 20) (the target of 400 with a 25% margin
         # for the drift while training, in whole 5% checkpoint intervals) gives 160 steps (560 predicted).
         # 8 problems x 8 completions = 64 sequences per step (16 per pass x 4), as v2's 64.
-        # SFT-1ep: 160 x 64 = 10240 conversations = 2.8 passes over n_train_problems = 3657 (paper: 2.80).
+        # SFT-1ep: 160 x 64 = 10240 conversations = 2.8 passes over n_train_problems = 3657 (paper: 2.80);
+        # GRPO draws 160 x 8 = 1280 of them, 35% (paper: 10%, with 28 completions per problem; the share is
+        # passes / num_generations, and 8 completions keep the step at 64 sequences: a listed deviation).
         # sft3ep: 3 epochs of 3657 // 64 = 57 steps = 171 steps (the authors' recipe: num_train_epochs 3,
         # about 612 steps at 448 per step, paper/ORIGINAL.md).
         problems_per_step=8, num_generations=8, train_steps=160, n_train_problems=3657,

@@ -52,7 +52,8 @@ def test_batch_layout_gives_both_methods_the_same_sequences_per_step():
 
 def test_miniature_schedule_has_the_papers_ratios():
     """SFT-1ep makes about 2.8 passes over the set (paper: 571 x 448 / 91,449), SFT-3ep three, and
-    GRPO draws a small share of the problems (passes / num_generations)."""
+    GRPO draws a share of the problems, passes / num_generations, below one pass (paper: 10% with 28
+    completions; tiny, world v3: 2.8 / 8 = 35%, a deviation listed in config.py's tiny schedule)."""
     cfg = {m: config.load("tiny", method=m) for m in config.METHODS}
     n = cfg["grpo"].n_train_problems
     steps = {m: trainer.total_steps(c, n) for m, c in cfg.items()}
@@ -62,7 +63,7 @@ def test_miniature_schedule_has_the_papers_ratios():
     sft3_passes = steps["sft3ep"] * trainer.sequences_per_step(cfg["sft3ep"]) / n
     assert 2.8 <= sft3_passes <= 3.0 and steps["sft3ep"] == 3 * (n // 64)
     grpo_share = steps["grpo"] * cfg["grpo"].problems_per_step / n
-    assert grpo_share == pytest.approx(sft1_passes / cfg["grpo"].num_generations) and grpo_share < 0.2
+    assert grpo_share == pytest.approx(sft1_passes / cfg["grpo"].num_generations) and grpo_share < 1
     lrs = {m: trainer.learning_rate(c) for m, c in cfg.items()}
     assert lrs["grpo"] == lrs["sft1ep"] and lrs["sft3ep"] == pytest.approx(50 * lrs["grpo"])
 
