@@ -144,6 +144,9 @@ class Config:
     train_steps: int = _run(40)  # optimizer steps of grpo and sft1ep (paper: 571 for both)
     problems_per_step: int = _run(4)  # GRPO problems per optimizer step (paper: 16)
     grad_accum_steps: int = _run(4)  # gradient accumulation: the step's batch is split in this many passes (paper: 4)
+    sft1ep_steps: int = _sft(0)  # optimizer steps of sft1ep; 0 = train_steps, GRPO's (paper: both 571). World v3
+    #                         tiny sets it apart so that SFT-1ep keeps the paper's 2.8 passes while GRPO runs
+    #                         the paper's 571 steps for its reward signal (a listed deviation; tiny schedule below)
     sft3ep_epochs: int = _sft(3)  # epochs of the sft3ep run (paper: 3); grpo and sft1ep run one
     sft3ep_lr_factor: float = _sft(50.0)  # sft3ep learning rate = learning_rate x this (paper: 5e-5 / 1e-6 = 50)
     gradient_checkpointing: bool = _run(False)  # recompute activations in backward (paper: on; pointless at mini size)
@@ -220,6 +223,8 @@ class Config:
                     "max_completion_length", "max_prompt_length", "sft3ep_epochs"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key {key!r} must be at least 1, got {getattr(self, key)}")
+        if self.sft1ep_steps < 0:
+            raise ConfigError(f"config key 'sft1ep_steps' must be 0 (GRPO's train_steps) or more, got {self.sft1ep_steps}")
         if not self.lr_factor > 0:
             raise ConfigError(f"config key 'lr_factor' must be > 0 (it multiplies the learning rate), got {self.lr_factor}")
         if self.hidden_size % self.n_heads:
@@ -284,18 +289,20 @@ _PRESET_VALUES: dict[str, dict] = {
     ),
     # The default: 8 layers, pretrained in minutes on a 2-core CPU.
     "tiny": dict(
-        # World v3 schedule (issue 27), set from the base's calibration before any v3 run: the base's
-        # 32 samples per dev problem predict a zero-variance share of 0.563 for groups of 8
-        # (report/calibration.zero_variance_share), i.e. 8 x 0.437 = 3.5 informative groups per step;
-        # the rule train_steps = 20 x ceil(1.25 x 400 / 3.5 / 20) (the target of 400 with a 25% margin
-        # for the drift while training, in whole 5% checkpoint intervals) gives 160 steps (560 predicted).
+        # World v3 schedule (issue 27), set from the calibration before any v3 model was scored.
         # 8 problems x 8 completions = 64 sequences per step (16 per pass x 4), as v2's 64.
-        # SFT-1ep: 160 x 64 = 10240 conversations = 2.8 passes over n_train_problems = 3657 (paper: 2.80);
-        # GRPO draws 160 x 8 = 1280 of them, 35% (paper: 10%, with 28 completions per problem; the share is
-        # passes / num_generations, and 8 completions keep the step at 64 sequences: a listed deviation).
-        # sft3ep: 3 epochs of 3657 // 64 = 57 steps = 171 steps (the authors' recipe: num_train_epochs 3,
-        # about 612 steps at 448 per step, paper/ORIGINAL.md).
-        problems_per_step=8, num_generations=8, train_steps=160, n_train_problems=3657,
+        # GRPO: train_steps = 571, the paper's. A first v3 schedule ran 160 steps (the base's predicted
+        # zero-variance share 0.563 for groups of 8 and 400 informative groups x 1.25 margin; ab492f9):
+        # informative groups were met (663-678) but the reward trend's interval lay above 0 in 1 of 3
+        # runs. From those runs, report/calibration.steps_for_trend predicts 515 steps for each run to
+        # meet it (pooled slope 0.028 per run, standard error 0.042, shrinking as 1/sqrt(steps)); the
+        # paper's 571 steps at the paper's share of the peak rate clear that, so no new number is chosen.
+        # SFT-1ep: sft1ep_steps = 179 = 2.8 passes over n_train_problems = 4096, the whole set (paper:
+        # 571 x 448 / 91,449 = 2.80; its SFT-1ep runs GRPO's 571 steps, which here would be 8.9 passes
+        # over a set the 2-core budget can hold: a listed deviation). GRPO draws 571 x 8 = 4568
+        # problems, 1.12 passes over the set (paper: 10% of it; a listed deviation).
+        # sft3ep: 3 epochs of 4096 // 64 = 64 steps = 192 steps (the authors' recipe: num_train_epochs 3).
+        problems_per_step=8, num_generations=8, train_steps=571, sft1ep_steps=179, n_train_problems=4096,
         # the learning rate as the paper's share of the pretraining peak (PAPER_PEAK_LR above): 2e-3 / 300;
         # sft3ep x 50 = 2e-3 / 6
         learning_rate=share_of_peak(2e-3),

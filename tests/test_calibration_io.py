@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
@@ -130,3 +131,24 @@ def test_grpo_signal_refuses_a_log_without_the_exact_column(tmp_path):
     ppstep = config.load("smoke").problems_per_step
     assert s["informative_groups"] == pytest.approx(20 * ppstep * 0.75) and s["groups"] == 20 * ppstep
     assert s["trend"]["lo"] > 0 and s["trl_frac_reward_zero_std"] == 0.0
+
+
+def test_steps_for_trend_predicts_a_length_at_which_the_trend_is_met():
+    """From short runs whose reward interval straddles 0, the prediction gives a length at which
+    simulated runs of the same per-step rise and noise clear the target; no rise: no length."""
+    rng = np.random.default_rng(3)
+
+    def run(steps, rise_per_step=0.03 / 160, noise=0.08):
+        y = 0.5 + rise_per_step * np.arange(steps) + rng.normal(0, noise, steps)
+        return {"trend": calibration.reward_trend(y, n_boot=400, seed=int(rng.integers(1 << 30)))}
+
+    short = {f"r{i}": run(160) for i in range(3)}
+    assert any(r["trend"]["lo"] <= 0 for r in short.values())
+    need = calibration.steps_for_trend(short)
+    assert need["measured_steps"] == 160 and need["steps_needed"] > 160
+    longer = [run(need["steps_needed"])["trend"]["lo"] > 0 for _ in range(12)]
+    assert sum(longer) >= 9  # the rule aims at 0.965 per run
+    flat = {"a": {"trend": {"slope": -0.01, "lo": -0.1, "hi": 0.08, "steps": 160}}}
+    assert calibration.steps_for_trend(flat)["steps_needed"] == float("inf")
+    with pytest.raises(ValueError, match="different lengths"):
+        calibration.steps_for_trend({**flat, "b": {"trend": {"slope": 0.1, "lo": 0, "hi": 0.2, "steps": 80}}})

@@ -119,6 +119,9 @@ def test_run_identity_follows_the_scopes():
             if key not in ("frozen_layers", "lr_factor"):  # frozen_layers: only for the frozen-mid-mlp spec that
                 assert key in recorded, key                # reads it; lr_factor: only when not 1 (the paper's runs
         assert "lr_factor" in runs.run_config(config.load("tiny", method=method, lr_factor=2.0))  # keep their ids)
+    # sft1ep_steps: only sft1ep reads it, and 0 (GRPO's steps, the paper's layout) keeps older runs' identity
+    assert "sft1ep_steps" not in runs.run_config(config.load("tiny", method="sft3ep"))
+    assert "sft1ep_steps" not in runs.run_config(config.load("smoke", method="sft1ep"))
 
 
 def test_each_choice_list_names_exactly_what_its_module_implements():

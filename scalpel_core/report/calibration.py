@@ -141,6 +141,26 @@ def reward_trend(values, n_boot: int = 2000, seed: int = 0) -> dict:
     return {"slope": _slope(x, y), "lo": float(lo), "hi": float(hi), "steps": len(y)}
 
 
+def steps_for_trend(runs: dict, z_run: float = 1.96, z_all: float = 1.82) -> dict:
+    """The GRPO steps a run needs for its reward-trend interval to lie above 0, predicted from measured
+    runs (``grpo_signal``'s ``runs``) of one length. Assumes the reward rises at a constant rate per step
+    (constant learning rate; the pooled slope of the runs) and the slope's standard error shrinks as
+    1/sqrt(steps) (the bootstrap interval's half-width / z_run). The expected slope must clear the
+    interval's half-width by ``z_all`` more standard errors, so that each of three runs meets the
+    target with probability 0.9 ** (1/3) (z 1.82) and all three with 0.9:
+    steps = measured steps x ((z_run + z_all) x se / slope) ** (2/3)."""
+    trends = [r["trend"] for r in runs.values()]
+    steps = {t["steps"] for t in trends}
+    if len(steps) != 1:
+        raise ValueError(f"the runs have different lengths {sorted(steps)}; predict from runs of one length")
+    n = steps.pop()
+    slope = float(np.mean([t["slope"] for t in trends]))
+    se = float(np.mean([(t["hi"] - t["lo"]) / (2 * z_run) for t in trends]))
+    need = math.inf if slope <= 0 else n * ((z_run + z_all) * se / slope) ** (2 / 3)
+    return {"measured_steps": n, "pooled_slope": slope, "slope_se": se, "z": z_run + z_all,
+            "steps_needed": need if math.isinf(need) else math.ceil(need)}
+
+
 def grpo_signal(cfg: Config, run_dirs: dict) -> dict:
     """Per GRPO run (``{run: run_dir}``), from its training log: the share of groups with zero reward
     variance (``groups/zero_reward_variance``, scalpel_core.train.rollouts; TRL's own

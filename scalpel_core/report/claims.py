@@ -914,6 +914,7 @@ def setup(preset: str, run_ids) -> dict:
            "n_train_problems": cfg.n_train_problems, "problems_per_step": cfg.problems_per_step,
            "num_generations": cfg.num_generations, "max_new_tokens": cfg.max_new_tokens,
            "sequences_per_step": trainer.sequences_per_step(cfg), "train_steps": cfg.train_steps,
+           "sft1ep_steps": cfg.sft1ep_steps or cfg.train_steps,
            "sft_loss": cfg.sft_loss, "kl_template": cfg.kl_template, "reward_style": cfg.reward_style,
            "bf16": cfg.bf16, "train_seed": cfg.train_seed,
            "frozen_mid_mlp_layers": "{}-{}".format(*middle_third(cfg.n_layers)), "runs": {}}

@@ -90,6 +90,8 @@ def run_config(cfg: Config, trl_args: dict | None = None) -> dict:
     skip = set(EVAL_ONLY) | set(GRPO_ONLY if cfg.method != "grpo" else SFT_ONLY)
     if cfg.trainable != "frozen-mid-mlp":
         skip.add("frozen_layers")  # the layer range of the one spec that reads it
+    if cfg.method != "sft1ep" or not cfg.sft1ep_steps:
+        skip.add("sft1ep_steps")  # 0 (GRPO's steps) keeps the identity runs had before the field existed
     if cfg.lr_factor == 1:
         skip.add("lr_factor")  # the paper's settings keep the identity they had before the factor existed
     data = {k: v for k, v in cfg.to_dict().items() if k not in skip}

@@ -43,10 +43,13 @@ def sequences_per_step(cfg: Config) -> int:
 
 
 def total_steps(cfg: Config, n_problems: int) -> int:
-    """Optimizer steps of the run: ``train_steps`` for grpo and sft1ep (paper: 571), and
-    ``sft3ep_epochs`` passes over the ``n_problems`` conversations for sft3ep (paper: 3 epochs)."""
-    if cfg.method != "sft3ep":
+    """Optimizer steps of the run: ``train_steps`` for grpo (paper: 571), ``sft1ep_steps`` (0: the same)
+    for sft1ep, and ``sft3ep_epochs`` passes over the ``n_problems`` conversations for sft3ep (paper: 3
+    epochs)."""
+    if cfg.method == "grpo":
         return cfg.train_steps
+    if cfg.method == "sft1ep":
+        return cfg.sft1ep_steps or cfg.train_steps
     per_epoch = n_problems // sequences_per_step(cfg)
     if per_epoch < 1:
         raise ConfigError(f"{n_problems} training problems make no full step of {sequences_per_step(cfg)} "
