@@ -22,7 +22,8 @@ KERNEL := scalpel-vs-hammer
 PYTHON ?= python3
 
 .PHONY: install reproduce test test-fast nbval paper lab lab-check base bench gpu-check clean-venv
-# nbval re-executes papermill_runs/smoke/ here, from scratch, so it never touches your own artifacts
+# nbval re-executes papermill_runs/smoke-w1/ then smoke/ (world draw 1 first: draw 0's notebook 08 combines
+# both) here, from scratch, so it never touches your own artifacts
 NBVAL_DIR := $(ROOT)/artifacts/nbval
 
 $(STAMP): $(ROOT)/pyproject.toml
@@ -49,7 +50,7 @@ nbval: install
 	rm -rf $(NBVAL_DIR)
 	cd $(ROOT) && HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 SCALPEL_ARTIFACTS=$(NBVAL_DIR)/artifacts \
 		SCALPEL_FIGURES=$(NBVAL_DIR)/figures $(PY) -m pytest --nbval-lax \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider papermill_runs/smoke
+		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider papermill_runs/smoke-w1 papermill_runs/smoke
 
 paper: install
 	cd $(ROOT) && $(VENV)/bin/scalpel paper --preset $(PRESET)

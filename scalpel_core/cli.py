@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import PRESETS, ConfigError, ScalpelError  # light: the CLI starts without importing torch
+from .config import ConfigError, ScalpelError  # light: the CLI starts without importing torch
 
 
 def _base(args) -> int:
@@ -201,6 +201,17 @@ def _one_line(err: BaseException) -> str:
     return " ".join(line.strip() for line in str(err).splitlines() if line.strip()) or type(err).__name__
 
 
+def _preset(name: str) -> str:
+    """A --preset value: a preset or a world draw of one (tiny, tiny-w1, ...), else argparse's one-line error."""
+    from .config import parse_preset
+
+    try:
+        parse_preset(name)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return name
+
+
 def _comparison(sub, name: str, help_text: str, func):
     """A subcommand comparing checkpoints with a base: BASE CKPT [CKPT ...] --out FILE [--no-cache]."""
     p = sub.add_parser(name, help=help_text)
@@ -216,12 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scalpel", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("base", help="build or reuse the miniature base model of a preset")
-    p.add_argument("--preset", default="tiny", choices=PRESETS)
+    p.add_argument("--preset", default="tiny", type=_preset)
     p.add_argument("--rebuild", action="store_true", help="pretrain again even if cached")
     p.set_defaults(func=_base)
     p = sub.add_parser("train", help="post-train with GRPO or SFT, saving 20 checkpoints plus the base")
     p.add_argument("--config", help="a recipe YAML (recipes/); the flags below override it")
-    p.add_argument("--preset", default=None, choices=PRESETS, help="default: tiny")
+    p.add_argument("--preset", default=None, type=_preset, help="default: tiny")
     p.add_argument("--method", default=None, help="grpo | sft1ep | sft3ep (default: grpo)")
     p.add_argument("--trainable", default=None, help="all | attention | qk | qk+lm_head | frozen-mid-mlp")
     p.add_argument("--frozen-layers", default=None, help="'first-last' for frozen-mid-mlp")
@@ -272,12 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
     p.set_defaults(func=_report)
     p = sub.add_parser("calibrate", help="measure the miniature setup against world v3's calibration targets")
-    p.add_argument("--preset", default="tiny", choices=PRESETS)
+    p.add_argument("--preset", default="tiny", type=_preset)
     p.add_argument("--no-probe", action="store_true", help="skip the teacher probe (the base's numbers only)")
     p.add_argument("--grpo", action="store_true", help="also train (or reuse) the GRPO runs and check their signal")
     p.set_defaults(func=_calibrate)
     p = sub.add_parser("reproduce", help="execute the papermill plan (plan.yaml) in dependency order")
-    p.add_argument("--preset", default="tiny", choices=PRESETS)
+    p.add_argument("--preset", default="tiny", type=_preset)
     p.add_argument("--kernel", default=None, help="Jupyter kernel (default: the project's own)")
     p.add_argument("--force", action="store_true", help="run every step, even those that are up to date")
     p.add_argument("--dry-run", action="store_true", help="list the steps and which would run; run nothing")
@@ -285,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_reproduce)
 
     p = sub.add_parser("paper", help="build the reproduction paper from a preset's numbers.json")
-    p.add_argument("--preset", default="tiny", choices=PRESETS)
+    p.add_argument("--preset", default="tiny", type=_preset)
     p.set_defaults(func=_paper)
     args = parser.parse_args(argv)
     try:

@@ -2,17 +2,22 @@
 
     from scalpel_core import config
     cfg = config.load("tiny", seed=1)          # preset + validated overrides
+    cfg = config.load("tiny-w1")               # world draw 1 of tiny: its own world and base (seed 1)
 
 Presets: ``smoke`` (CI, seconds), ``tiny`` (default; laptop CPU, minutes),
 ``gpu-small`` (one GPU, OLMo-2-1B) and ``paper`` (OLMo-2-1124-7B-Instruct,
-several GPUs). An unknown preset, an unknown key or a wrong type raises
-:class:`ConfigError` naming it and the valid choices.
+several GPUs). A miniature preset also has world draws (``{preset}-w{k}``, k = 1 .. n_worlds - 1):
+the same settings with world seed ``seed + k``, so another world and another base, with its own
+folders (artifacts/, figures/, papermill_runs/ under that name). The plain name is draw 0.
+An unknown preset, an unknown key or a wrong type raises :class:`ConfigError` naming it and the
+valid choices.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from dataclasses import dataclass, field, fields
 
 from .cache import json_hash
@@ -185,8 +190,12 @@ class Config:
 
     # --- evaluation ---------------------------------------------------------------------
     n_seeds: int = _eval(3)  # training seeds of each of the three runs in the plan: train_seed, +1, ...
-    #                         (paper: one, seed 42). The base stays one model. Every lens and claim
+    #                         (paper: one, seed 42). One base per world draw. Every lens and claim
     #                         covers each seed, and the claims pool them (scalpel_core.report.claims)
+    n_worlds: int = _eval(1)  # world draws of the plan (miniature only): the preset and {preset}-w1 ..
+    #                         -w{n-1}, each its own world and base, seeds nested in each; the unit of
+    #                         replication of the verdicts across draws (scalpel_core.report.draws). The real
+    #                         world has one draw whatever this says (its model and data are given). Paper: 1
     eval_batch_size: int = _eval(64)  # sequences per scoring batch (option log-likelihoods, KL)
     decode_rows: int = _eval(512)  # sequences decoded at once (prompts x samples; each holds its KV
     #                         cache). Not a paper setting: lm-evaluation-harness batches there
@@ -219,7 +228,7 @@ class Config:
             value = getattr(self, key)
             if value not in choices:
                 raise ConfigError(f"unknown {key} {value!r}; {suggest(value, choices)}valid: {', '.join(choices)}")
-        for key in ("n_seeds", "decode_rows", "n_checkpoints", "train_steps", "problems_per_step", "grad_accum_steps", "num_generations",
+        for key in ("n_seeds", "n_worlds", "decode_rows", "n_checkpoints", "train_steps", "problems_per_step", "grad_accum_steps", "num_generations",
                     "max_completion_length", "max_prompt_length", "sft3ep_epochs"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key {key!r} must be at least 1, got {getattr(self, key)}")
@@ -286,6 +295,7 @@ _PRESET_VALUES: dict[str, dict] = {
         n_train_problems=46, train_steps=8, problems_per_step=4, grad_accum_steps=2, num_generations=4,
         max_completion_length=48, n_checkpoints=4, learning_rate=7e-5,
         n_seeds=2,  # CI: two seeds, enough to exercise the pooling
+        n_worlds=2,  # CI: two world draws (smoke, smoke-w1), each with both seeds, so the nesting is exercised
     ),
     # The default: 8 layers, pretrained in minutes on a 2-core CPU.
     "tiny": dict(
@@ -307,6 +317,14 @@ _PRESET_VALUES: dict[str, dict] = {
         # sft3ep x 50 = 2e-3 / 6
         learning_rate=share_of_peak(2e-3),
         max_new_tokens=352,  # the evaluation budget: the longest teacher trace is <= 0.8 of it (calibration)
+        # The unit of replication (issue 27): 3 world draws x 1 training seed, chosen by cost before any
+        # v3 model was scored. A draw costs its base (~9.5 min) and setup calibration (~1 min) plus the
+        # runs (~30 min: GRPO 571 steps ~16 min, SFT-1ep and the three SFT-3ep runs ~15 min); a nested
+        # seed costs the runs only. 3 x 1 gives 3 independent replications for ~3 x 41 min; 2 x 2 gives
+        # 2 for ~2 x 41 + 2 x 30 min. Within-world seeds added little in world v2 (SFT-1ep's three
+        # seeds scored nearly alike). The frontier of training strengths runs in draw 0 only (one seed
+        # per setting, ~45 min: two 571-step GRPO points).
+        n_worlds=3, n_seeds=1,
     ),
     # One GPU: OLMo-2 1B instruct on the real data, the paper's learning rate, budgets, graders and
     # seed. 128 steps of 4 problems x 16 completions = 64 sequences (16 per pass x 4); SFT-1ep:
@@ -344,15 +362,50 @@ def _check_type(key: str, value, expected: type):
     return value
 
 
+_DRAW = re.compile(r"^(?P<family>.+)-w(?P<draw>[1-9][0-9]*)$")
+
+
+def parse_preset(preset: str) -> tuple[str, int]:
+    """``(family, draw)`` of a preset name: ``tiny`` -> ("tiny", 0), ``tiny-w2`` -> ("tiny", 2). An
+    unknown family raises :class:`ConfigError` naming the valid presets."""
+    match = _DRAW.match(str(preset))
+    family, draw = (match["family"], int(match["draw"])) if match else (preset, 0)
+    if family not in _PRESET_VALUES:
+        raise ConfigError(f"unknown preset {preset!r}; {suggest(str(preset), PRESETS)}valid presets: "
+                          f"{', '.join(PRESETS)} (a miniature preset's world draws: tiny-w1, tiny-w2, ...)")
+    return family, draw
+
+
+def family(preset: str) -> str:
+    """The preset a world draw belongs to: ``tiny-w1`` -> ``tiny``, ``tiny`` -> ``tiny``."""
+    return parse_preset(preset)[0]
+
+
+def draw_of(preset: str) -> int:
+    """The world draw of a preset name: ``tiny`` -> 0, ``tiny-w1`` -> 1."""
+    return parse_preset(preset)[1]
+
+
+def draw_name(preset: str, draw: int) -> str:
+    """The preset name of world draw ``draw`` of ``preset``'s family (0: the family's own name)."""
+    name = family(preset)
+    return name if draw == 0 else f"{name}-w{draw}"
+
+
+def draws(preset: str) -> list[str]:
+    """The preset names of every world draw of ``preset``'s family, draw 0 first (config n_worlds;
+    the real world has one: its base model and data are given, not drawn)."""
+    cfg = load(family(preset))
+    return [draw_name(preset, k) for k in range(cfg.n_worlds if cfg.world == "mini" else 1)]
+
+
 def load(preset: str = "tiny", **overrides) -> Config:
-    """Return the validated config of ``preset`` with ``overrides`` applied."""
-    if preset not in _PRESET_VALUES:
-        raise ConfigError(
-            f"unknown preset {preset!r}; {suggest(preset, PRESETS)}valid presets: {', '.join(PRESETS)}"
-        )
+    """Return the validated config of ``preset`` with ``overrides`` applied. A world draw
+    ``{preset}-w{k}`` adds k to the world seed (after any ``seed`` override)."""
+    name, draw = parse_preset(preset)
     types = {f.name: f.type for f in fields(Config)}
     type_of = {"int": int, "float": float, "str": str, "bool": bool}
-    values = dict(_PRESET_VALUES[preset])
+    values = dict(_PRESET_VALUES[name])
     for key, value in overrides.items():
         if key not in types or key == "preset":
             valid = sorted(k for k in types if k != "preset")
@@ -360,6 +413,15 @@ def load(preset: str = "tiny", **overrides) -> Config:
                 f"unknown config key {key!r}; {suggest(key, valid)}valid keys: {', '.join(valid)}"
             )
         values[key] = _check_type(key, value, type_of[types[key]])
+    if draw:
+        if values.get("world", "mini") != "mini":
+            raise ConfigError(f"preset {preset!r}: world draws exist in the miniature world only (preset {name!r} "
+                              "uses a released model and the real data); use the preset's own name")
+        if draw >= values.get("n_worlds", 1):
+            raise ConfigError(f"preset {preset!r}: {name!r} has n_worlds={values.get('n_worlds', 1)}, so its draws "
+                              f"are {', '.join(draw_name(name, k) for k in range(values.get('n_worlds', 1)))}; "
+                              "raise n_worlds for more")
+        values["seed"] = values.get("seed", 0) + draw
     return Config(preset=preset, **values)  # values are checked by Config.__post_init__
 
 

@@ -9,7 +9,21 @@ def test_unknown_preset_is_refused_with_choices(capsys):
     with pytest.raises(SystemExit) as err:
         cli.main(["base", "--preset", "tinyy"])
     assert err.value.code == 2
-    assert "invalid choice: 'tinyy'" in capsys.readouterr().err
+    msg = capsys.readouterr().err
+    assert "unknown preset 'tinyy'; did you mean 'tiny'?" in msg and "smoke, tiny, gpu-small, paper" in msg
+    with pytest.raises(SystemExit):
+        cli.main(["calibrate", "--preset", "smoke-w0"])
+    assert "unknown preset 'smoke-w0'" in capsys.readouterr().err
+    assert cli.main(["calibrate", "--preset", "paper-w1"]) == 2  # a known family: refused in one line
+    assert "world draws exist in the miniature world only" in capsys.readouterr().err
+
+
+def test_a_world_draw_is_a_preset_of_the_cli(capsys):
+    """`--preset smoke-w1` names world draw 1 of smoke: accepted, and its plan is that draw's only."""
+    assert cli._preset("smoke-w1") == "smoke-w1"
+    assert cli.main(["reproduce", "--preset", "smoke-w1", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "plan of 'smoke-w1'" in out and "plan of 'smoke'" not in out
 
 
 def test_cli_starts_without_importing_torch():

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from scalpel_core import config, worlds
@@ -133,3 +135,23 @@ def test_each_choice_list_names_exactly_what_its_module_implements():
     assert set(config.CHAT_RENDERINGS) == set(TEMPLATES)
     assert set(config.REWARD_STYLES) == set(REWARDS)
     assert set(config.TRAINABLE) == set(TARGETS)
+
+
+def test_world_draws_are_presets_with_their_own_world_seed_and_base():
+    """``{preset}-w{k}`` is world draw k: the preset's settings with world seed + k, so another base
+    (and another folder: the name is the preset's); the real world has no draws; k < n_worlds."""
+    tiny, w2 = config.load("tiny"), config.load("tiny-w2")
+    assert w2.preset == "tiny-w2" and w2.seed == tiny.seed + 2 and w2.base_hash != tiny.base_hash
+    assert config.load("tiny-w1", seed=10).seed == 11
+    assert dataclasses.replace(w2, seed=tiny.seed, preset="tiny") == tiny
+    assert config.draws("tiny") == config.draws("tiny-w1") == ["tiny", "tiny-w1", "tiny-w2"][: tiny.n_worlds]
+    assert config.draws("paper") == ["paper"] and config.family("gpu-small") == "gpu-small"
+    assert (config.draw_of("smoke-w1"), config.family("smoke-w1")) == (1, "smoke")
+    with pytest.raises(ConfigError, match="miniature world only"):
+        config.load("paper-w1")
+    with pytest.raises(ConfigError, match="n_worlds=3, so its draws are tiny, tiny-w1, tiny-w2"):
+        config.load("tiny-w3")
+    assert config.load("tiny-w3", n_worlds=4).seed == 3
+    with pytest.raises(ConfigError, match="unknown preset 'tiny-w01'"):
+        config.load("tiny-w01")
+    assert config.draws("gpu-small") == ["gpu-small"]  # the real world: one draw whatever n_worlds says

@@ -67,7 +67,8 @@ steps:
 
 
 def _run(root, plan_file, **kw):
-    return reproduce.run_all("smoke", kernel="python3", plan_file=plan_file, prepare=False, **kw)
+    """One draw's plan (smoke itself); test_every_world_draw_runs_then_draw_0_combines covers run_all's draws."""
+    return reproduce.run_draw("smoke", kernel="python3", plan_file=plan_file, prepare=False, **kw)
 
 
 def _log(root):
@@ -181,6 +182,47 @@ def test_bad_plans_are_refused_before_anything_runs(sandbox, text, message):
     assert _log(sandbox) == []
 
 
+COMBINING = """
+steps:
+  first:
+    notebook: a.ipynb
+    output: a__out.ipynb
+  second:
+    notebook: b.ipynb
+    parameters: {value: 1}
+    output: b.ipynb
+    after: [first]
+    combine_draws: true
+"""
+
+
+@pytest.mark.slow
+def test_every_world_draw_runs_then_draw_0_combines(sandbox, capsys, monkeypatch):
+    """`reproduce --preset smoke` runs the plan for smoke-w1, then smoke (n_worlds 2), each into its
+    own folders; draw 0's combine_draws step is out of date when another draw's step changes, and a
+    draw's own name runs that draw only."""
+    from scalpel_core import config
+
+    assert reproduce.draw_order("smoke") == ["smoke-w1", "smoke"] and reproduce.draw_order("smoke-w1") == ["smoke-w1"]
+    assert reproduce.draw_order("paper") == ["paper"]
+    f = _plan(sandbox, COMBINING)
+    assert reproduce.run_all("smoke", kernel="python3", plan_file=f, prepare=False) == 0
+    out = capsys.readouterr().out
+    assert out.index("plan of 'smoke-w1'") < out.index("plan of 'smoke':")
+    for draw in ("smoke", "smoke-w1"):
+        assert (sandbox / "runs" / draw / "b.ipynb").is_file() and (sandbox / "figures" / draw / "manifest.json").is_file()
+    assert _log(sandbox).count("a") == 2
+    steps = plan.load(f)
+    own, w1 = plan.digests(steps, "smoke"), plan.digests(steps, "smoke-w1")
+    assert own["first"] != w1["first"]  # the preset name (its world) is a parameter of every step
+    original = plan.digests  # another draw's claims step changes: draw 0's combining step is out of date
+    monkeypatch.setattr(plan, "digests", lambda st, preset, package=None:
+                        {**w1, "second": "changed"} if preset == "smoke-w1" else original(st, preset, package))
+    changed = plan.digests(steps, "smoke")
+    assert changed["second"] != own["second"] and changed["first"] == own["first"]
+    assert config.draws("smoke") == ["smoke", "smoke-w1"]
+
+
 def test_cli_dry_run_lists_steps(sandbox, capsys):
     assert cli.main(["reproduce", "--preset", "smoke", "--plan", str(_plan(sandbox, PLAN % 1)), "--dry-run"]) == 0
     out = capsys.readouterr().out
@@ -226,9 +268,9 @@ def test_the_project_plan():
     assert order[-1] == "claims"
 
 
-@pytest.mark.parametrize("preset", ["smoke", "tiny"])
+@pytest.mark.parametrize("preset", ["smoke", "smoke-w1", "tiny"])
 def test_committed_runs_are_the_plans_outputs(preset):
-    """papermill_runs/{smoke,tiny}/ hold one executed notebook per plan step, run with its parameters."""
+    """papermill_runs/{smoke,smoke-w1,tiny}/ hold one executed notebook per plan step, run with its parameters."""
     steps = plan.load()
     folder = paths.papermill_dir(preset)
     assert {p.name for p in folder.glob("*.ipynb")} == {s.output for s in steps}

@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import cache
 from ..checkpoints import load_checked
+from ..config import family
 
 TEMPERATURE = 0.6  # Yue et al. 2025
 TOP_P = 0.95  # Yue et al. 2025
@@ -33,7 +34,7 @@ N_SAMPLES = 32  # the issue's minimum on tiny (Yue et al. go to 256 at paper sca
 
 def n_samples(preset: str) -> int:
     """Notebook 07's samples per problem for ``preset`` (:data:`SAMPLES`, else :data:`N_SAMPLES`)."""
-    return SAMPLES.get(preset, N_SAMPLES)
+    return SAMPLES.get(family(preset), N_SAMPLES)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

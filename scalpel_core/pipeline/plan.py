@@ -19,12 +19,12 @@ from pathlib import Path
 
 import yaml
 
-from .. import paths
+from .. import config, paths
 from ..cache import json_hash
 from ..config import ScalpelError
 
 PLAN_FILE = paths.REPO_ROOT / "plan.yaml"
-_KEYS = {"notebook", "parameters", "output", "after"}
+_KEYS = {"notebook", "parameters", "output", "after", "combine_draws"}
 # Set by the runner for every step; a plan may not set them.
 RUNNER_PARAMETERS = ("preset", "progress")
 
@@ -40,6 +40,7 @@ class Step:
     output: str  # file name under papermill_runs/{preset}/
     parameters: dict = field(default_factory=dict)
     after: list = field(default_factory=list)
+    combine_draws: bool = False  # in draw 0, it reads every world draw's results (its digest covers theirs)
 
     def all_parameters(self, preset: str) -> dict:
         return {"preset": preset, "progress": False, **self.parameters}
@@ -78,7 +79,10 @@ def _parse(name: str, spec, notebooks: Path) -> Step:
     after = spec.get("after") or []
     if not isinstance(after, list):
         raise PlanError(f"{where}: 'after' must be a list of step names, got {after!r}")
-    return Step(name, notebook, spec["output"], dict(parameters), list(after))
+    combine = spec.get("combine_draws", False)
+    if not isinstance(combine, bool):
+        raise PlanError(f"{where}: 'combine_draws' must be true or false, got {combine!r}")
+    return Step(name, notebook, spec["output"], dict(parameters), list(after), combine)
 
 
 def _ordered(steps: dict) -> list:
@@ -141,12 +145,18 @@ def notebook_digest(notebook: Path) -> str:
 
 
 def digests(steps: list, preset: str, package: Path | None = None) -> dict:
-    """step name -> digest of its notebook code, parameters, the package code and its dependencies."""
+    """step name -> digest of its notebook code, parameters, the package code and its dependencies.
+    In draw 0 of a preset with several world draws, a ``combine_draws`` step's digest also covers
+    the same step's digest in every other draw (it reads their results)."""
     code = code_digest(package)
+    others = config.draws(preset)[1:] if config.draw_of(preset) == 0 else []
+    theirs = {d: digests(steps, d, package) for d in others} if any(s.combine_draws for s in steps) else {}
     out = {}
     for step in steps:  # dependency order: every dependency is already in `out`
         record = {"notebook": notebook_digest(step.notebook), "parameters": step.all_parameters(preset),
                   "code": code, "after": {d: out[d] for d in step.after}}
+        if step.combine_draws and theirs:
+            record["draws"] = {d: theirs[d][step.name] for d in others}
         out[step.name] = json_hash(record)
     return out
 

@@ -1,6 +1,7 @@
 """Execute the papermill plan (``plan.yaml``) of one preset.
 
-    scalpel reproduce --preset tiny       # what `make reproduce` runs
+    scalpel reproduce --preset tiny       # what `make reproduce` runs: every world draw (tiny-w1, tiny-w2, tiny)
+    scalpel reproduce --preset tiny-w1    # one world draw's plan only
     scalpel reproduce --preset smoke      # the same plan in seconds (CI, nbval)
     scalpel reproduce --preset tiny --dry-run   # list the steps and which are up to date
     scalpel reproduce --preset tiny --force     # run every step again
@@ -107,10 +108,34 @@ def check_ready(preset: str, kernel: str) -> None:
     paths.check_writable(plan.state_dir(preset), "artifacts folder (SCALPEL_ARTIFACTS)", folder=True)
 
 
+def draw_order(preset: str) -> list:
+    """The presets whose plans ``scalpel reproduce --preset`` runs: a preset runs every world draw of
+    it (config n_worlds), the other draws first and draw 0 last, so that draw 0's ``combine_draws``
+    step (the claims) reads every draw's results; a draw's own name (``tiny-w1``) runs that draw only."""
+    if config.draw_of(preset):
+        return [preset]
+    names = config.draws(preset)
+    return names[1:] + names[:1]
+
+
 def run_all(preset: str, kernel: str | None = None, force: bool = False, dry_run: bool = False,
             plan_file: Path | None = None, notebooks_dir: Path | None = None, prepare: bool = True) -> int:
-    """Execute the plan for ``preset``; returns a process exit code (0 on success).
-    ``prepare=False`` skips building the miniature base up front (the base step then builds it)."""
+    """Execute the plan for ``preset`` and each of its world draws (:func:`draw_order`); returns a
+    process exit code (0 on success; the first failing draw stops the rest). ``prepare=False`` skips
+    building the miniature base up front (the base step then builds it)."""
+    order = draw_order(preset)
+    for name in order:
+        if len(order) > 1:
+            print(f"[reproduce] world draw {config.draw_of(name)} of {len(order)}: {name!r}", flush=True)
+        code = run_draw(name, kernel, force, dry_run, plan_file, notebooks_dir, prepare)
+        if code:
+            return code
+    return 0
+
+
+def run_draw(preset: str, kernel: str | None = None, force: bool = False, dry_run: bool = False,
+             plan_file: Path | None = None, notebooks_dir: Path | None = None, prepare: bool = True) -> int:
+    """Execute the plan for one preset name (one world draw); returns a process exit code."""
     steps = plan.load(plan_file, notebooks_dir)
     digests = plan.digests(steps, preset)
     out_dir, figures = paths.papermill_dir(preset), paths.figures_dir(preset)

@@ -24,6 +24,7 @@ import pandas as pd
 
 from .. import cache, worlds
 from ..checkpoints import list_checkpoints
+from ..config import family
 from ..eval import stats
 from ..eval.passk import subset
 from ..eval.scoring import GENERAL, GENERAL_RETENTION
@@ -69,7 +70,7 @@ def relative_change(weights_table: pd.DataFrame) -> pd.DataFrame:
 
 def stride(preset: str) -> int:
     """Notebook 07's checkpoint stride for ``preset`` (:data:`STRIDE`, else 4)."""
-    return STRIDE.get(preset, 4)
+    return STRIDE.get(family(preset), 4)
 
 
 def pick(entries: list[dict], stride: int) -> list[dict]:

@@ -15,6 +15,7 @@ import dataclasses
 import json
 
 from .. import checkpoints as ck
+from .. import config
 from ..config import Config
 from . import runs, trainer
 
@@ -33,8 +34,12 @@ POINTS = {
 
 
 def points(preset: str) -> tuple[tuple[str, float], ...]:
-    """The extra frontier points of ``preset`` (:data:`POINTS`; the tiny ones elsewhere)."""
-    return POINTS.get(preset, POINTS["tiny"])
+    """The extra frontier points of ``preset`` (:data:`POINTS`; the tiny ones elsewhere). A world draw
+    other than the first (``tiny-w1``, ...) trains none: the frontier is a sensitivity analysis of
+    draw 0 (one seed per setting), and its runs cost as much as a draw's main runs (issue 27)."""
+    if config.draw_of(preset):
+        return ()
+    return POINTS.get(config.family(preset), POINTS["tiny"])
 
 
 def relative_rate(cfg: Config) -> float:

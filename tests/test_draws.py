@@ -1,0 +1,75 @@
+"""Verdicts across world draws (scalpel_core.report.draws): the rule goes either way, claim 5's gate
+and the counted flag carry over, and notebook 08's combination reads every draw's numbers.json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scalpel_core import config
+from scalpel_core.report import claims, draws
+
+H, F, NT, UP = claims.HOLDS, claims.FAILS, claims.NOT_TESTABLE, claims.UNDERPOWERED
+
+
+@pytest.mark.parametrize("states, expected", [
+    ([H, H, F], (H, 2, 3, False)),          # a majority holds
+    ([H, F, F], (F, 1, 3, True)),           # holds in one draw only: fails, draw-fragile
+    ([H, F], (F, 1, 2, True)),              # half is not more than half
+    ([H], (H, 1, 1, False)),                # a frontier check: draw 0 only
+    ([NT, NT, H], (NT, 1, 3, True)),        # not testable in most draws
+    ([UP, UP, F], (UP, 0, 3, False)),
+    ([UP, NT, F], (F, 0, 3, False)),        # no majority state: fails
+    ([True, False, True], (H, 2, 3, False)),  # booleans as claims writes them
+])
+def test_combine_states_is_a_majority_of_draws(states, expected):
+    assert draws.combine_states(states) == expected
+
+
+def _numbers(states: dict, counted=None, seeds=1):
+    """A numbers.json of one draw: claim -> {check: state}, each check's detail, and its verdicts."""
+    counted = counted or {}
+    detail = {c: {n: {"estimate": f"est {s}", "counted": counted.get(n, True)} for n, s in cks.items()}
+              for c, cks in states.items()}
+    verdicts = {c: claims.verdict({n: s for n, s in cks.items() if counted.get(n, True)}) for c, cks in states.items()}
+    return {"checks": states, "check_detail": detail, "verdicts": verdicts, "n_seeds": seeds}
+
+
+def test_combine_counts_draws_keeps_the_counted_flag_and_claim_5s_gate():
+    a = {"c1": {"gain": H, "loss": H, "as run": H}, "c5": {claims.KL_ORDERING: F, "shape": H}}
+    b = {"c1": {"gain": H, "loss": F, "as run": F}, "c5": {claims.KL_ORDERING: F, "shape": H}}
+    c = {"c1": {"gain": F, "loss": F, "as run": F}, "c5": {claims.KL_ORDERING: H, "shape": H}}
+    per = {"tiny": _numbers(a, {"as run": False}), "tiny-w1": _numbers(b, {"as run": False}),
+           "tiny-w2": _numbers(c, {"as run": False})}
+    out = draws.combine(per)
+    gain, loss, as_run = (out["checks"]["c1"][k] for k in ("gain", "loss", "as run"))
+    assert (gain["state"], gain["k"], gain["n"]) == (H, 2, 3)
+    assert (loss["state"], loss["fragile"]) == (F, True)
+    assert not as_run["counted"] and as_run["states"] == {"tiny": H, "tiny-w1": F, "tiny-w2": F}
+    assert out["verdicts"]["c1"] == "partly reproduced"  # gain holds, loss fails; "as run" not counted
+    assert out["verdicts"]["c5"] == "not reproduced"  # the matched ordering fails in 2 of 3 draws
+    assert out["by_draw"]["tiny-w2"]["c1"] == "not reproduced" and out["draws"] == list(per)
+    per["tiny-w1"]["checks"]["c1"]["loss"] = H
+    assert draws.combine(per)["verdicts"]["c1"] == "reproduced"  # the rule goes the other way too
+    table = draws.table(out)
+    assert list(table.columns[:3]) == ["tiny", "tiny-w1", "tiny-w2"] and len(table) == 5
+
+
+def test_across_reads_every_draw_and_names_the_missing(tmp_path, monkeypatch):
+    """Notebook 08 of draw 0 combines the numbers.json of the other draws of smoke (n_worlds 2);
+    another draw's notebook 08, or a preset of one draw, leaves its numbers alone."""
+    monkeypatch.setenv("SCALPEL_FIGURES", str(tmp_path))
+    assert config.load("smoke").n_worlds == 2
+    own = _numbers({"c1": {"gain": H}})
+    missing = draws.across("smoke", own)
+    assert missing["draws"]["missing"] == ["smoke-w1"] and missing["draws"]["n_draws"] == 1
+    (tmp_path / "smoke-w1").mkdir()
+    (tmp_path / "smoke-w1" / "numbers.json").write_text(json.dumps(_numbers({"c1": {"gain": F}})))
+    both = draws.across("smoke", own)
+    assert both["draws"]["missing"] == [] and both["draws"]["checks"]["c1"]["gain"]["k"] == 1
+    assert both["verdicts"]["c1"] == "not reproduced" and both["draw0_verdicts"]["c1"] == "reproduced"
+    assert draws.across("smoke-w1", own) is own
+    assert draws.across("smoke", own, ) is not own and "draws" not in own
+    monkeypatch.setattr(config, "draws", lambda preset: [preset])
+    assert draws.across("smoke", own) is own
