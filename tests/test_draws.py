@@ -27,13 +27,32 @@ def test_combine_states_is_a_majority_of_draws(states, expected):
     assert draws.combine_states(states) == expected
 
 
-def _numbers(states: dict, counted=None, seeds=1):
-    """A numbers.json of one draw: claim -> {check: state}, each check's detail, and its verdicts."""
+def _numbers(states: dict, counted=None, seeds=1, frontier=(), trained_frontier=False):
+    """A numbers.json of one draw: claim -> {check: state}, each check's detail (``frontier``: the
+    names of checks on the frontier runs), its verdicts, and whether it trained frontier points."""
     counted = counted or {}
-    detail = {c: {n: {"estimate": f"est {s}", "counted": counted.get(n, True)} for n, s in cks.items()}
+    detail = {c: {n: {"estimate": f"est {s}", "counted": counted.get(n, True),
+                      "source": draws.FRONTIER_SOURCE if n in frontier else "seeds"} for n, s in cks.items()}
               for c, cks in states.items()}
     verdicts = {c: claims.verdict({n: s for n, s in cks.items() if counted.get(n, True)}) for c, cks in states.items()}
-    return {"checks": states, "check_detail": detail, "verdicts": verdicts, "n_seeds": seeds}
+    runs = [{"run": "grpo-s0", "lr_factor": 1.0}] + ([{"run": "grpo-lr3x-s0", "lr_factor": 3.0}] if trained_frontier else [])
+    return {"checks": states, "check_detail": detail, "verdicts": verdicts, "n_seeds": seeds,
+            "amplify": {"frontier_runs": runs}}
+
+
+def test_frontier_checks_count_only_the_draws_that_trained_the_frontier():
+    """Draw 0 trains the frontier; the other draws' frontier checks read "not testable here" for want
+    of runs, and are left out: "k of 1"; with no frontier anywhere, the check is not testable, 0 of 0."""
+    f = {"c9": {"sparser at matched size": H, "seeds check": H}}
+    g = {"c9": {"sparser at matched size": NT, "seeds check": F}}
+    per = {"tiny": _numbers(f, frontier={"sparser at matched size"}, trained_frontier=True),
+           "tiny-w1": _numbers(g, frontier={"sparser at matched size"})}
+    e = draws.combine(per)["checks"]["c9"]
+    assert (e["sparser at matched size"]["state"], e["sparser at matched size"]["k"], e["sparser at matched size"]["n"]) == (H, 1, 1)
+    assert (e["seeds check"]["state"], e["seeds check"]["n"]) == (F, 2)
+    per["tiny"] = _numbers(g, frontier={"sparser at matched size"})
+    e = draws.combine(per)["checks"]["c9"]["sparser at matched size"]
+    assert (e["state"], e["k"], e["n"]) == (NT, 0, 0)
 
 
 def test_combine_counts_draws_keeps_the_counted_flag_and_claim_5s_gate():

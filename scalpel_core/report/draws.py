@@ -19,8 +19,8 @@ rule over seeds):
 2. Otherwise it is **not testable here** when it is not testable in more than half of those draws,
    **underpowered** when it is underpowered in more than half, and else it **fails**. A check that
    holds in some draws but not in most is *draw-fragile* (it fails, and the paper lists it).
-3. A check evaluated in one draw only (the frontier-run checks: the frontier of training strengths
-   is trained in draw 0 only, by cost) is "k of 1".
+3. The frontier-run checks count only the draws that trained frontier points (notebook 07 trains
+   them in draw 0 only, by cost): "k of 1". A draw without them does not evaluate those checks.
 4. A claim's verdict follows rule 4 of :mod:`scalpel_core.report.claims` (:func:`~scalpel_core.report.claims.verdict`)
    on the across-draw states of its counted checks (a size-confounded check is reported and not
    counted, as within a draw), with claim 5's gate on its matched KL ordering.
@@ -61,6 +61,15 @@ def combine_states(states: list) -> tuple[str, int, int, bool]:
     return FAILS, k, n, k > 0
 
 
+FRONTIER_SOURCE = "frontier runs"  # claims' check_detail source of the checks on the frontier runs
+
+
+def has_frontier(numbers: dict) -> bool:
+    """Whether a draw trained frontier points (runs at a learning-rate factor other than 1; notebook 07)."""
+    runs = (numbers.get("amplify") or {}).get("frontier_runs") or []
+    return any(r.get("lr_factor", 1) != 1 for r in runs)
+
+
 def combine(per_draw: dict) -> dict:
     """Check states and claim verdicts across the draws of ``per_draw`` ({draw: numbers})."""
     if not per_draw:
@@ -68,17 +77,23 @@ def combine(per_draw: dict) -> dict:
     names = list(per_draw)
     checks, counted = {}, {}
     for draw, numbers in per_draw.items():
+        frontier = has_frontier(numbers)
         for c, cks in numbers["checks"].items():
             for name, value in cks.items():
                 entry = checks.setdefault(c, {}).setdefault(name, {"states": {}, "estimates": {}})
-                entry["states"][draw] = state(value)
                 detail = numbers.get("check_detail", {}).get(c, {}).get(name, {})
-                entry["estimates"][draw] = detail.get("estimate", "")
                 counted[(c, name)] = counted.get((c, name), True) and detail.get("counted", True)
+                if detail.get("source") == FRONTIER_SOURCE and not frontier:
+                    continue  # a draw without frontier runs does not evaluate the frontier checks (rule 3)
+                entry["states"][draw] = state(value)
+                entry["estimates"][draw] = detail.get("estimate", "")
     verdicts = {}
     for c, cks in checks.items():
         for name, entry in cks.items():
-            entry["state"], entry["k"], entry["n"], entry["fragile"] = combine_states(list(entry["states"].values()))
+            if entry["states"]:
+                entry["state"], entry["k"], entry["n"], entry["fragile"] = combine_states(list(entry["states"].values()))
+            else:  # no draw trained the frontier
+                entry["state"], entry["k"], entry["n"], entry["fragile"] = NOT_TESTABLE, 0, 0, False
             entry["counted"] = counted[(c, name)]
         verdicts[c] = verdict({name: e["state"] for name, e in cks.items() if e["counted"]})
     gate = checks.get("c5", {}).get(KL_ORDERING, {}).get("state")
