@@ -392,13 +392,6 @@ def draw_name(preset: str, draw: int) -> str:
     return name if draw == 0 else f"{name}-w{draw}"
 
 
-def draws(preset: str) -> list[str]:
-    """The preset names of every world draw of ``preset``'s family, draw 0 first (config n_worlds;
-    the real world has one: its base model and data are given, not drawn)."""
-    cfg = load(family(preset))
-    return [draw_name(preset, k) for k in range(cfg.n_worlds if cfg.world == "mini" else 1)]
-
-
 def load(preset: str = "tiny", **overrides) -> Config:
     """Return the validated config of ``preset`` with ``overrides`` applied. A world draw
     ``{preset}-w{k}`` adds k to the world seed (after any ``seed`` override)."""

@@ -19,12 +19,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import heartbeat
+from . import config
 from .config import Config
 
 
 def miniature(cfg: Config) -> bool:
     """Whether ``cfg`` lives in the miniature world (its base is pretrained here)."""
     return cfg.world == "mini"
+
+
+def draws(preset: str) -> list[str]:
+    """The preset names of every world draw of ``preset``'s family, draw 0 first (config n_worlds;
+    the real world has one: its base model and data are given, not drawn)."""
+    cfg = config.load(config.family(preset))
+    return [config.draw_name(preset, k) for k in range(cfg.n_worlds if miniature(cfg) else 1)]
 
 
 def base_identity(cfg: Config) -> dict:

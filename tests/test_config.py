@@ -144,8 +144,8 @@ def test_world_draws_are_presets_with_their_own_world_seed_and_base():
     assert w2.preset == "tiny-w2" and w2.seed == tiny.seed + 2 and w2.base_hash != tiny.base_hash
     assert config.load("tiny-w1", seed=10).seed == 11
     assert dataclasses.replace(w2, seed=tiny.seed, preset="tiny") == tiny
-    assert config.draws("tiny") == config.draws("tiny-w1") == ["tiny", "tiny-w1", "tiny-w2"][: tiny.n_worlds]
-    assert config.draws("paper") == ["paper"] and config.family("gpu-small") == "gpu-small"
+    assert worlds.draws("tiny") == worlds.draws("tiny-w1") == ["tiny", "tiny-w1", "tiny-w2"][: tiny.n_worlds]
+    assert worlds.draws("paper") == ["paper"] and config.family("gpu-small") == "gpu-small"
     assert (config.draw_of("smoke-w1"), config.family("smoke-w1")) == (1, "smoke")
     with pytest.raises(ConfigError, match="miniature world only"):
         config.load("paper-w1")
@@ -154,4 +154,4 @@ def test_world_draws_are_presets_with_their_own_world_seed_and_base():
     assert config.load("tiny-w3", n_worlds=4).seed == 3
     with pytest.raises(ConfigError, match="unknown preset 'tiny-w01'"):
         config.load("tiny-w01")
-    assert config.draws("gpu-small") == ["gpu-small"]  # the real world: one draw whatever n_worlds says
+    assert worlds.draws("gpu-small") == ["gpu-small"]  # the real world: one draw whatever n_worlds says

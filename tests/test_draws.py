@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from scalpel_core import config
+from scalpel_core import config, worlds
 from scalpel_core.report import claims, draws
 
 H, F, NT, UP = claims.HOLDS, claims.FAILS, claims.NOT_TESTABLE, claims.UNDERPOWERED
@@ -90,5 +90,38 @@ def test_across_reads_every_draw_and_names_the_missing(tmp_path, monkeypatch):
     assert both["verdicts"]["c1"] == "not reproduced" and both["draw0_verdicts"]["c1"] == "reproduced"
     assert draws.across("smoke-w1", own) is own
     assert draws.across("smoke", own, ) is not own and "draws" not in own
-    monkeypatch.setattr(config, "draws", lambda preset: [preset])
+    monkeypatch.setattr(worlds, "draws", lambda preset: [preset])
     assert draws.across("smoke", own) is own
+
+
+def test_the_paper_shows_the_verdicts_across_draws(tmp_path, monkeypatch):
+    """Numbers combined over three draws (the committed tiny numbers as draw 0, copies in which every
+    check of claim 1 holds as draws 1 and 2) render the across-draw summary and appendix, every draw
+    named, and the headline verdicts those across draws, not draw 0's."""
+    import shutil
+
+    from scalpel_core import paths
+    from scalpel_core.report import paper
+
+    own = json.loads(paper.numbers_file("tiny").read_text())
+    manifest = paths.figures_dir("tiny") / "manifest.json"
+    assert own["verdicts"]["c1"] != "reproduced"
+    other = json.loads(json.dumps(own))
+    other["checks"]["c1"] = {name: True for name in other["checks"]["c1"]}
+    other["verdicts"]["c1"] = "reproduced"
+    monkeypatch.setenv("SCALPEL_FIGURES", str(tmp_path))
+    monkeypatch.setattr(worlds, "draws", lambda preset: ["tiny", "tiny-w1", "tiny-w2"])
+    for name in ("tiny", "tiny-w1", "tiny-w2"):
+        (tmp_path / name).mkdir()
+    for name in ("tiny-w1", "tiny-w2"):
+        (tmp_path / name / "numbers.json").write_text(json.dumps(other))
+    shutil.copy(manifest, tmp_path / "tiny" / "manifest.json")
+    numbers = draws.across("tiny", own)
+    (tmp_path / "tiny" / "numbers.json").write_text(json.dumps(numbers))
+    assert numbers["draws"]["draws"] == ["tiny", "tiny-w1", "tiny-w2"] and not numbers["draws"]["missing"]
+    assert numbers["verdicts"]["c1"] == "reproduced" and numbers["draw0_verdicts"]["c1"] == own["verdicts"]["c1"]
+    text = paper.render("tiny")[0]
+    assert "**Across world draws.**" in text and "## Appendix: every check across world draws" in text
+    by_draw = numbers["draws"]["by_draw"]
+    for c, v in numbers["draws"]["verdicts"].items():
+        assert f"| {c[1:]} | **{v}** | {by_draw['tiny'][c]} | {by_draw['tiny-w1'][c]} | {by_draw['tiny-w2'][c]} |" in text

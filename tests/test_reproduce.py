@@ -5,7 +5,7 @@ import json
 import nbformat
 import pytest
 
-from scalpel_core import cli, paths
+from scalpel_core import cli, paths, worlds
 from scalpel_core.pipeline import plan, reproduce
 
 
@@ -220,7 +220,7 @@ def test_every_world_draw_runs_then_draw_0_combines(sandbox, capsys, monkeypatch
                         {**w1, "second": "changed"} if preset == "smoke-w1" else original(st, preset, package))
     changed = plan.digests(steps, "smoke")
     assert changed["second"] != own["second"] and changed["first"] == own["first"]
-    assert config.draws("smoke") == ["smoke", "smoke-w1"]
+    assert worlds.draws("smoke") == ["smoke", "smoke-w1"]
 
 
 def test_cli_dry_run_lists_steps(sandbox, capsys):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import config, paths
+from .. import config, paths, worlds
 from ..cache import json_hash
 from ..config import ScalpelError
 
@@ -149,7 +149,7 @@ def digests(steps: list, preset: str, package: Path | None = None) -> dict:
     In draw 0 of a preset with several world draws, a ``combine_draws`` step's digest also covers
     the same step's digest in every other draw (it reads their results)."""
     code = code_digest(package)
-    others = config.draws(preset)[1:] if config.draw_of(preset) == 0 else []
+    others = worlds.draws(preset)[1:] if config.draw_of(preset) == 0 else []
     theirs = {d: digests(steps, d, package) for d in others} if any(s.combine_draws for s in steps) else {}
     out = {}
     for step in steps:  # dependency order: every dependency is already in `out`

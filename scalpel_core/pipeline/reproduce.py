@@ -114,7 +114,7 @@ def draw_order(preset: str) -> list:
     step (the claims) reads every draw's results; a draw's own name (``tiny-w1``) runs that draw only."""
     if config.draw_of(preset):
         return [preset]
-    names = config.draws(preset)
+    names = worlds.draws(preset)
     return names[1:] + names[:1]
 
 

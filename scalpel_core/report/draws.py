@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import json
 
-from .. import config, paths
+from .. import config, paths, worlds
 from .claims import FAILS, HOLDS, KL_ORDERING, NOT_TESTABLE, UNDERPOWERED, state, verdict
 
 
 def load(preset: str, name: str = "numbers.json") -> dict:
     """Every draw's ``numbers.json`` of ``preset``'s family that exists, draw 0 first."""
     out = {}
-    for draw in config.draws(preset):
+    for draw in worlds.draws(preset):
         path = paths.figures_dir(draw) / name
         if path.is_file():
             out[draw] = json.loads(path.read_text())
@@ -132,7 +132,7 @@ def across(preset: str, numbers: dict) -> dict:
     """Draw 0's ``numbers`` (of ``preset``) with every other draw's ``numbers.json`` combined in
     (notebook 08). ``numbers`` itself unchanged when the preset has one draw or is not draw 0; a
     draw whose numbers are missing is named in ``numbers["draws"]["missing"]`` and left out."""
-    names = config.draws(preset)
+    names = worlds.draws(preset)
     if config.draw_of(preset) or len(names) < 2:
         return numbers
     found = load(preset)
