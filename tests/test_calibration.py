@@ -18,7 +18,7 @@ import json
 import numpy as np
 import pytest
 
-from scalpel_core import config, paths
+from scalpel_core import config, paths, worlds
 from scalpel_core.report import calibration
 from scalpel_core.world import maths
 
@@ -38,14 +38,28 @@ def test_the_module_uses_the_committed_targets():
     assert calibration.TARGETS == TARGETS
 
 
-def _committed(name: str) -> dict:
-    path = paths.REPO_ROOT / "figures" / "tiny" / name
-    assert path.is_file(), f"{path} is missing: run notebook 00 (and 01, GRPO) on tiny (make reproduce)"
+def _committed(name: str, preset: str = "tiny") -> dict:
+    path = paths.REPO_ROOT / "figures" / preset / name
+    assert path.is_file(), f"{path} is missing: run notebook 00 (and 01, GRPO) on {preset} (make reproduce)"
     numbers = json.loads(path.read_text())
-    cfg = config.load("tiny")
+    cfg = config.load(preset)
     assert numbers["world_version"] == config.WORLD_VERSION
     assert numbers["base_hash"] == cfg.base_hash, f"{path} was measured on another base"
     return numbers
+
+
+def _grpo_runs() -> dict:
+    """GRPO's signal of every run measured in tiny's world draws ({draw/run: signal}), each on its draw's
+    base and the current schedule (a draw without the file is not counted; draw 0 must have it)."""
+    runs = {}
+    for draw in worlds.draws("tiny"):
+        if draw != "tiny" and not (paths.REPO_ROOT / "figures" / draw / calibration.SIGNAL_FILE).is_file():
+            continue
+        n = _committed(calibration.SIGNAL_FILE, draw)
+        cfg = config.load(draw)
+        assert n["schedule"] == {"train_steps": cfg.train_steps, "problems_per_step": cfg.problems_per_step}, draw
+        runs.update({f"{draw}/{run}": s for run, s in n["runs"].items()})
+    return runs
 
 
 def test_committed_tiny_setup_meets_every_target():
@@ -66,10 +80,9 @@ def test_committed_tiny_setup_meets_every_target():
 
 
 def test_committed_tiny_grpo_runs_have_signal():
-    n = _committed(calibration.SIGNAL_FILE)
     cfg = config.load("tiny")
-    runs = n["runs"]
-    assert len(runs) >= 2  # every GRPO run of the plan's main layout
+    runs = _grpo_runs()
+    assert len(runs) >= 2  # runs of the plan's main layout (one seed per world draw), at least two
     for run, s in runs.items():
         assert s["groups"] == cfg.train_steps * cfg.problems_per_step, run
         assert s["informative_groups"] >= TARGETS["grpo_informative_groups"], run
@@ -85,8 +98,7 @@ def test_committed_tiny_grpo_runs_have_signal():
 @pytest.mark.xfail(strict=True, reason="issue 27: GRPO's reward-trend interval does not clear 0 in the tiny runs "
                                        "(571 steps: 0 of 3; 160 steps: 1 of 3)")
 def test_committed_tiny_grpo_reward_trends_rise():
-    n = _committed(calibration.SIGNAL_FILE)
-    for run, s in n["runs"].items():
+    for run, s in _grpo_runs().items():
         assert s["trend"]["lo"] > TARGETS["grpo_reward_trend"], run
 
 

@@ -43,6 +43,9 @@ def test_signal_runs_merge_on_the_same_base_and_reset_on_another(figures):
     other = config.load("smoke", seed=1)  # another world, another base: the old runs are not its runs
     assert other.base_hash != cfg.base_hash
     assert set(calibration.save_signal(other, {"grpo-s2": _run(500, 0.01)})["runs"]) == {"grpo-s2"}
+    longer = config.load("smoke", seed=1, train_steps=other.train_steps + 1)  # same base, another schedule
+    assert longer.base_hash == other.base_hash
+    assert set(calibration.save_signal(longer, {"grpo-s0": _run(500, 0.01)})["runs"]) == {"grpo-s0"}
 
 
 def test_summary_records_numbers_and_checks_without_the_lengths(figures):

@@ -243,10 +243,13 @@ def save(cfg: Config, numbers: dict, name: str = FILE):
 
 def save_signal(cfg: Config, signal: dict) -> dict:
     """Merge ``signal`` (``{run: ...}``, :func:`grpo_signal`) into figures/{preset}/grpo_signal.json,
-    keeping the other runs measured on the same world version and base; returns the whole file."""
+    keeping the other runs measured on the same world version, base and GRPO schedule (steps and
+    problems per step); returns the whole file."""
     old = load(cfg.preset, SIGNAL_FILE) or {}
-    same = old.get("world_version") == WORLD_VERSION and old.get("base_hash") == cfg.base_hash
-    numbers = {"world_version": WORLD_VERSION, "base_hash": cfg.base_hash,
+    schedule = {"train_steps": cfg.train_steps, "problems_per_step": cfg.problems_per_step}
+    same = (old.get("world_version") == WORLD_VERSION and old.get("base_hash") == cfg.base_hash
+            and old.get("schedule") == schedule)
+    numbers = {"world_version": WORLD_VERSION, "base_hash": cfg.base_hash, "schedule": schedule,
                "runs": {**(old.get("runs", {}) if same else {}), **signal}}
     save(cfg, numbers, SIGNAL_FILE)
     return numbers
