@@ -8,7 +8,7 @@
     scalpel passk BASE CKPT [CKPT ...] --data FILE --n 32 --out passk.csv   # pass@k, crossing k, problems gained/lost
     scalpel report BASE RUN_DIR_OR_CKPTS... --out DIR        # every lens as one notebook + HTML page (--data for KL)
     scalpel calibrate --preset tiny [--no-probe] [--grpo]   # world v3's setup targets: calibration.json + figure
-    scalpel reproduce --preset tiny            # execute the papermill plan (plan.yaml); --dry-run, --force
+    scalpel reproduce --preset tiny            # execute the papermill plan (plan.yaml); --dry-run, --force, --draw-only
     scalpel paper --preset tiny                # build paper/paper-tiny.md and .html from figures/tiny/numbers.json
 
 BASE and CKPT are local Hugging Face model folders or hub ids.
@@ -176,7 +176,8 @@ def _report(args) -> int:
 def _reproduce(args) -> int:
     from .pipeline.reproduce import run_all
 
-    return run_all(args.preset, kernel=args.kernel, force=args.force, dry_run=args.dry_run, plan_file=args.plan)
+    return run_all(args.preset, kernel=args.kernel, force=args.force, dry_run=args.dry_run, plan_file=args.plan,
+                   draw_only=args.draw_only)
 
 
 def _paper(args) -> int:
@@ -293,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="run every step, even those that are up to date")
     p.add_argument("--dry-run", action="store_true", help="list the steps and which would run; run nothing")
     p.add_argument("--plan", default=None, help="another plan file (default: plan.yaml at the repository root)")
+    p.add_argument("--draw-only", action="store_true",
+                   help="run this preset's own world draw only (draw 0's claims then combine the other draws' "
+                        "figures/<draw>/numbers.json as left by `scalpel reproduce --preset <draw>`)")
     p.set_defaults(func=_reproduce)
 
     p = sub.add_parser("paper", help="build the reproduction paper from a preset's numbers.json")

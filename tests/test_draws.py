@@ -88,6 +88,9 @@ def test_across_reads_every_draw_and_names_the_missing(tmp_path, monkeypatch):
     both = draws.across("smoke", own)
     assert both["draws"]["missing"] == [] and both["draws"]["checks"]["c1"]["gain"]["k"] == 1
     assert both["verdicts"]["c1"] == "not reproduced" and both["draw0_verdicts"]["c1"] == "reproduced"
+    assert both["draws"]["commits"] == {"smoke-w1": None}  # no manifest: the code is unrecorded
+    (tmp_path / "smoke-w1" / "manifest.json").write_text(json.dumps({"files": {"numbers.json": {"commit": "abc1234"}}}))
+    assert draws.across("smoke", own)["draws"]["commits"] == {"smoke-w1": "abc1234"}
     assert draws.across("smoke-w1", own) is own
     assert draws.across("smoke", own, ) is not own and "draws" not in own
     monkeypatch.setattr(worlds, "draws", lambda preset: [preset])
@@ -122,6 +125,7 @@ def test_the_paper_shows_the_verdicts_across_draws(tmp_path, monkeypatch):
     assert numbers["verdicts"]["c1"] == "reproduced" and numbers["draw0_verdicts"]["c1"] == own["verdicts"]["c1"]
     text = paper.render("tiny")[0]
     assert "**Across world draws.**" in text and "## Appendix: every check across world draws" in text
+    assert "written by the code of commits `unrecorded` (tiny-w1), `unrecorded` (tiny-w2)." in " ".join(text.split())
     by_draw = numbers["draws"]["by_draw"]
     for c, v in numbers["draws"]["verdicts"].items():
         assert f"| {c[1:]} | **{v}** | {by_draw['tiny'][c]} | {by_draw['tiny-w1'][c]} | {by_draw['tiny-w2'][c]} |" in text

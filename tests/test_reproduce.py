@@ -212,6 +212,12 @@ def test_every_world_draw_runs_then_draw_0_combines(sandbox, capsys, monkeypatch
     for draw in ("smoke", "smoke-w1"):
         assert (sandbox / "runs" / draw / "b.ipynb").is_file() and (sandbox / "figures" / draw / "manifest.json").is_file()
     assert _log(sandbox).count("a") == 2
+    assert reproduce.draw_order("smoke", draw_only=True) == ["smoke"]
+    assert reproduce.run_all("smoke", kernel="python3", plan_file=f, prepare=False, force=True, draw_only=True) == 0
+    out = capsys.readouterr().out  # --draw-only: draw 0 alone, its claims reading smoke-w1's numbers as left
+    assert "plan of 'smoke-w1'" not in out and "plan of 'smoke':" in out and _log(sandbox).count("a") == 3
+    assert cli.main(["reproduce", "--preset", "smoke", "--plan", str(f), "--dry-run", "--draw-only"]) == 0
+    assert "plan of 'smoke-w1'" not in capsys.readouterr().out
     steps = plan.load(f)
     own, w1 = plan.digests(steps, "smoke"), plan.digests(steps, "smoke-w1")
     assert own["first"] != w1["first"]  # the preset name (its world) is a parameter of every step

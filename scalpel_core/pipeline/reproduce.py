@@ -108,22 +108,25 @@ def check_ready(preset: str, kernel: str) -> None:
     paths.check_writable(plan.state_dir(preset), "artifacts folder (SCALPEL_ARTIFACTS)", folder=True)
 
 
-def draw_order(preset: str) -> list:
+def draw_order(preset: str, draw_only: bool = False) -> list:
     """The presets whose plans ``scalpel reproduce --preset`` runs: a preset runs every world draw of
     it (config n_worlds), the other draws first and draw 0 last, so that draw 0's ``combine_draws``
-    step (the claims) reads every draw's results; a draw's own name (``tiny-w1``) runs that draw only."""
-    if config.draw_of(preset):
+    step (the claims) reads every draw's results; a draw's own name (``tiny-w1``) runs that draw only,
+    and so does draw 0 with ``draw_only`` (``--draw-only``: its claims combine the other draws'
+    ``figures/<draw>/numbers.json`` as an earlier run, on this machine or committed, left them)."""
+    if config.draw_of(preset) or draw_only:
         return [preset]
     names = worlds.draws(preset)
     return names[1:] + names[:1]
 
 
 def run_all(preset: str, kernel: str | None = None, force: bool = False, dry_run: bool = False,
-            plan_file: Path | None = None, notebooks_dir: Path | None = None, prepare: bool = True) -> int:
-    """Execute the plan for ``preset`` and each of its world draws (:func:`draw_order`); returns a
-    process exit code (0 on success; the first failing draw stops the rest). ``prepare=False`` skips
-    building the miniature base up front (the base step then builds it)."""
-    order = draw_order(preset)
+            plan_file: Path | None = None, notebooks_dir: Path | None = None, prepare: bool = True,
+            draw_only: bool = False) -> int:
+    """Execute the plan for ``preset`` and each of its world draws (:func:`draw_order`; ``draw_only``:
+    its own draw alone); returns a process exit code (0 on success; the first failing draw stops the
+    rest). ``prepare=False`` skips building the miniature base up front (the base step then builds it)."""
+    order = draw_order(preset, draw_only)
     for name in order:
         if len(order) > 1:
             print(f"[reproduce] world draw {config.draw_of(name)} of {len(order)}: {name!r}", flush=True)

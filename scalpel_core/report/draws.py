@@ -140,4 +140,15 @@ def across(preset: str, numbers: dict) -> dict:
     present = {d: found[d] for d in names if d in found}
     combined = combine(present)
     combined["missing"] = [d for d in names if d not in found]
+    combined["commits"] = {d: code_commit(d) for d in present if d != preset}
     return attach(numbers, combined)
+
+
+def code_commit(draw: str) -> str | None:
+    """The git commit of the code that wrote ``figures/<draw>/numbers.json`` (its manifest entry; None
+    where unrecorded), so that draws run apart (``scalpel reproduce --draw-only``) show their code."""
+    manifest = paths.figures_dir(draw) / "manifest.json"
+    try:
+        return json.loads(manifest.read_text())["files"]["numbers.json"]["commit"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
