@@ -262,6 +262,10 @@ def fields_of(scope: str) -> tuple[str, ...]:
 #    arithmetic with carries and borrows, re-checks that catch real slips), a dev split, a larger
 #    post-training set (the world v3 issue, #27; calibration targets in tests/test_calibration.py).
 WORLD_VERSION = 3
+# sha256 (12 hex) of the world generator's source at this WORLD_VERSION (scalpel_core.world.base
+# .world_code_digest; tests/test_base.py): an edit to the generator fails that test until WORLD_VERSION
+# is bumped (a new base everywhere) or, for an edit that cannot change the world, this is updated.
+WORLD_CODE = "0b4d1a8a076b"
 BASE_FIELDS = fields_of("base")
 GRPO_ONLY = fields_of("grpo")
 SFT_ONLY = fields_of("sft")

@@ -95,6 +95,31 @@ def test_corrupt_checkpoint_names_path_and_command(tmp_path, built):
         load_base(broken, "smoke")
 
 
+def test_world_code_is_pinned_to_the_world_version():
+    """An edit to the world generator fails here until WORLD_VERSION is bumped (a new base hash, so no
+    cached base or committed calibration of the old world is reused) or WORLD_CODE is updated."""
+    from scalpel_core import config
+
+    assert base_mod.world_code_digest() == config.WORLD_CODE, (
+        "scalpel_core/world/ generator code changed: bump WORLD_VERSION in config.py, or (an edit that "
+        f"cannot change the world) set WORLD_CODE = {base_mod.world_code_digest()!r}")
+
+
+def test_a_base_of_other_world_code_is_refused(tmp_path, built, monkeypatch):
+    """A cached base records the generator's digest; one pretrained by other code is named, with the fix."""
+    copy = _copy(built[0], tmp_path / "base")
+    assert check_base(copy, "smoke")["world_code"] == base_mod.world_code_digest()
+    monkeypatch.setattr(base_mod, "world_code_digest", lambda: "000000000000")
+    with pytest.raises(BaseModelError) as err:
+        check_base(copy, "smoke")
+    assert str(copy) in str(err.value) and "bump WORLD_VERSION" in str(err.value)
+    assert "scalpel base --preset smoke --rebuild" in str(err.value)
+    meta = json.loads((copy / base_mod.META).read_text())
+    del meta["world_code"]  # a base built before the digest was recorded
+    (copy / base_mod.META).write_text(json.dumps(meta))
+    assert "world_code" not in check_base(copy, "smoke")
+
+
 @pytest.mark.slow
 def test_incomplete_cache_is_rebuilt_not_trusted(tmp_path, smoke_cfg, smoke_world, monkeypatch, built):
     """A folder without base_meta.json (an interrupted build) is built again."""

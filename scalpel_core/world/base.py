@@ -10,6 +10,7 @@ world version), marks it complete.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -20,7 +21,7 @@ import torch
 
 from .. import paths
 from ..checkpoints import safetensors_problem
-from ..config import BASE_FIELDS, WORLD_VERSION, Config, ScalpelError, require_world
+from ..config import BASE_FIELDS, WORLD_CODE, WORLD_VERSION, Config, ScalpelError, require_world
 from .build import World, build_world
 from .pretrain import pretrain
 from .tokenizer import train_tokenizer
@@ -28,6 +29,21 @@ from .tokenizer import train_tokenizer
 META = "base_meta.json"
 SKILL_LOG = "skill_log.csv"  # skill against pretraining steps (every 10%), when a probe was given
 REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", META)
+
+
+# The modules that generate the world and pretrain its base (not this cache, nor the display code):
+# a change to them changes the world, so it must come with a new WORLD_VERSION (config.py).
+GENERATOR_MODULES = ("build", "facts", "instructions", "maths", "pretrain", "tokenizer")
+
+
+def world_code_digest() -> str:
+    """Short sha256 of the world generator's source (:data:`GENERATOR_MODULES`, line endings
+    normalised): recorded in each base's metadata, and pinned to WORLD_VERSION by config.WORLD_CODE."""
+    h = hashlib.sha256()
+    for name in GENERATOR_MODULES:
+        text = (Path(__file__).parent / f"{name}.py").read_text(encoding="utf-8").replace("\r\n", "\n")
+        h.update(f"{name}\0{text}\0".encode())
+    return h.hexdigest()[:12]
 
 
 class BaseModelError(ScalpelError, RuntimeError):
@@ -71,6 +87,7 @@ def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, world:
     meta = {
         "config_hash": cfg.base_hash,
         "world_version": WORLD_VERSION,
+        "world_code": world_code_digest(),
         "preset": cfg.preset,
         "config": {k: getattr(cfg, k) for k in BASE_FIELDS},
         "git_commit": paths.git_commit(),
@@ -102,9 +119,16 @@ def check_base(path: Path, preset: str) -> dict:
     if problem:
         raise BaseModelError(f"base model weights {weights} are corrupt ({problem}); rebuild them with: {hint}")
     try:
-        return json.loads((path / META).read_text())
+        meta = json.loads((path / META).read_text())
     except json.JSONDecodeError as err:
         raise BaseModelError(f"{path / META} is corrupt ({err}); rebuild it with: {hint}") from err
+    built_by = meta.get("world_code") if isinstance(meta, dict) else None
+    if built_by and built_by != world_code_digest():  # bases built before the digest was recorded pass
+        raise BaseModelError(f"base model at {path} was pretrained by other world generator code (digest "
+                             f"{built_by}, now {world_code_digest()}): a change to scalpel_core/world/ changes "
+                             f"the world, so bump WORLD_VERSION in scalpel_core/config.py (a new base for every "
+                             f"preset), or rebuild this one with: {hint}")
+    return meta
 
 
 def load_base(path: Path, preset: str):
