@@ -29,10 +29,19 @@ def miniature(cfg: Config) -> bool:
 
 
 def draws(preset: str) -> list[str]:
-    """The preset names of every world draw of ``preset``'s family, draw 0 first (config n_worlds;
-    the real world has one: its base model and data are given, not drawn)."""
+    """The preset names of every admitted world draw of ``preset``'s family, draw 0 first (config
+    n_worlds, skipping rejected_draws; the real world has one: its base model and data are given)."""
     cfg = config.load(config.family(preset))
-    return [config.draw_name(preset, k) for k in range(cfg.n_worlds if miniature(cfg) else 1)]
+    if not miniature(cfg):
+        return [cfg.preset]
+    return [config.draw_name(preset, k) for k in config.draw_offsets(cfg.n_worlds, cfg.rejected_draws)]
+
+
+def rejected_draws(preset: str) -> list[str]:
+    """The preset names of the world draws of ``preset``'s family refused at admission (their base
+    missed a base target of the calibration; config rejected_draws)."""
+    cfg = config.load(config.family(preset))
+    return [config.draw_name(preset, k) for k in config.rejected_offsets(cfg.rejected_draws)] if miniature(cfg) else []
 
 
 def base_identity(cfg: Config) -> dict:

@@ -84,6 +84,15 @@ def test_committed_tiny_setup_meets_every_target(draw):
     assert p["problems"] == config.load("tiny").probe_problems
 
 
+@pytest.mark.parametrize("draw", worlds.rejected_draws("tiny"))
+def test_each_refused_draw_missed_a_base_target_on_record(draw):
+    """A draw refused at admission (config rejected_draws) has its base's calibration committed, and it
+    misses at least one base target: the refusal rests on the base, never on a post-trained result."""
+    n = _committed(calibration.FILE, draw)
+    base = [r for r in calibration.checks(n) if r["target"].startswith("base ")]
+    assert base and not all(r["met"] for r in base), f"{draw} met every base target: it must not be refused"
+
+
 def test_committed_tiny_grpo_runs_have_signal():
     cfg = config.load("tiny")
     runs = _grpo_runs()

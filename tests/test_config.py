@@ -87,7 +87,7 @@ def _changed(cfg, key):
     value = getattr(cfg, key)
     other = {"method": "sft1ep", "trainable": "qk", "loss_type": "dapo", "n_heads": 8, "hidden_size": 256, "world": "real",
              "preset": "smoke", "sft_loss": "completion", "train_template": "olmo", "kl_template": "olmo",
-             "reward_style": "authors", "rollouts": "generate"}.get(key)
+             "reward_style": "authors", "rollouts": "generate", "rejected_draws": "1,2"}.get(key)
     if other is None:
         other = (not value if isinstance(value, bool) else value + 1 if isinstance(value, int)
                  else value * 2 + 1e-3 if isinstance(value, float) else value + "x")
@@ -144,14 +144,34 @@ def test_world_draws_are_presets_with_their_own_world_seed_and_base():
     assert w2.preset == "tiny-w2" and w2.seed == tiny.seed + 2 and w2.base_hash != tiny.base_hash
     assert config.load("tiny-w1", seed=10).seed == 11
     assert dataclasses.replace(w2, seed=tiny.seed, preset="tiny") == tiny
-    assert worlds.draws("tiny") == worlds.draws("tiny-w1") == ["tiny", "tiny-w1", "tiny-w2"][: tiny.n_worlds]
+    assert worlds.draws("smoke") == worlds.draws("smoke-w1") == ["smoke", "smoke-w1"]
     assert worlds.draws("paper") == ["paper"] and config.family("gpu-small") == "gpu-small"
     assert (config.draw_of("smoke-w1"), config.family("smoke-w1")) == (1, "smoke")
     with pytest.raises(ConfigError, match="miniature world only"):
         config.load("paper-w1")
-    with pytest.raises(ConfigError, match="n_worlds=3, so its draws are tiny, tiny-w1, tiny-w2"):
-        config.load("tiny-w3")
-    assert config.load("tiny-w3", n_worlds=4).seed == 3
+    with pytest.raises(ConfigError, match="n_worlds=2, so its draws are smoke, smoke-w1; raise"):
+        config.load("smoke-w2")
+    assert config.load("smoke-w2", n_worlds=3).seed == config.load("smoke").seed + 2
     with pytest.raises(ConfigError, match="unknown preset 'tiny-w01'"):
         config.load("tiny-w01")
     assert worlds.draws("gpu-small") == ["gpu-small"]  # the real world: one draw whatever n_worlds says
+
+
+def test_draws_refused_at_admission_are_skipped_but_kept_loadable():
+    """A draw whose base missed a base target (rejected_draws) is replaced by the next seed offset; it
+    stays loadable (its calibration is on record) and its name is given in the error for a draw beyond."""
+    assert config.draw_offsets(3, "") == [0, 1, 2] and config.draw_offsets(3, "1") == [0, 2, 3]
+    assert config.draw_offsets(2, "1,2") == [0, 3] and config.rejected_offsets("1,3") == [1, 3]
+    tiny = config.load("tiny")
+    offsets = config.draw_offsets(tiny.n_worlds, tiny.rejected_draws)
+    assert worlds.draws("tiny") == [config.draw_name("tiny", k) for k in offsets] and len(offsets) == tiny.n_worlds
+    for refused in worlds.rejected_draws("tiny"):
+        assert refused not in worlds.draws("tiny")
+        assert config.load(refused).seed == tiny.seed + config.draw_of(refused)
+    beyond = f"tiny-w{max(offsets) + 1}"
+    with pytest.raises(ConfigError, match=r"so its draws are tiny, .*raise n_worlds"):
+        config.load(beyond)
+    for bad in ("0", "1,", "a", "-1"):
+        with pytest.raises(ConfigError, match="rejected_draws"):
+            config.load("tiny", rejected_draws=bad)
+
