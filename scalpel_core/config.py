@@ -350,9 +350,11 @@ _PRESET_VALUES: dict[str, dict] = {
         # result; one that misses is listed in rejected_draws and the next seed offset is drawn. The
         # paper's question is about a capable base (OLMo-2-7B-Instruct scores 0.31-0.45 on MATH-500);
         # world v3's pretraining reaches one in some draws only, and the share refused is reported.
-        # Measured: tiny-w1 0.075 on dev (below the band), tiny-w2 0.55 and MMLU 0.855 (above):
-        # both refused, so the draws are tiny (0.435), tiny-w3 and tiny-w4.
-        n_worlds=3, n_seeds=1, rejected_draws="1,2",
+        # Measured (base greedy on dev): tiny 0.435; tiny-w1 0.075, tiny-w2 0.55 (and MMLU 0.855),
+        # tiny-w3 0.175, tiny-w4 0.20, tiny-w5 0.09, tiny-w6 0.06: all refused; the band holds in draw 0, the draw
+        # the world was iterated on, and in none of the others so far (README, "World draws and their
+        # admission"): the world's base needs re-calibrating across draws (issue 27).
+        n_worlds=3, n_seeds=1, rejected_draws="1,2,3,4,5,6",
     ),
     # One GPU: OLMo-2 1B instruct on the real data, the paper's learning rate, budgets, graders and
     # seed. 128 steps of 4 problems x 16 completions = 64 sequences (16 per pass x 4); SFT-1ep:
