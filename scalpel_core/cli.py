@@ -45,7 +45,8 @@ def _calibrate(args) -> int:
     paths.check_writable(paths.artifacts_dir() / args.preset, "artifacts folder (SCALPEL_ARTIFACTS)", folder=True)
     world = worlds.world(cfg)
     base = worlds.build_base(cfg, built=world)
-    numbers = calibration.measure_setup(cfg, world, base, progress=True, probe=not args.no_probe)
+    numbers = calibration.keep_probe(cfg, calibration.measure_setup(cfg, world, base, progress=True,
+                                                                    probe=not args.no_probe))
     print(calibration.save(cfg, numbers))
     plots.save(calibplot.figure(numbers), paths.figures_dir(cfg.preset), "calibration")
     signal = None

@@ -89,6 +89,18 @@ def test_cli_calibrate_writes_the_numbers_and_prints_every_target(artifacts, fig
     assert code == (1 if any(ln.startswith("MISS") for ln in lines) else 0)
 
 
+def test_a_run_without_the_probe_keeps_the_saved_probe_of_the_same_base(figures):
+    cfg = config.load("smoke")
+    calibration.save(cfg, {**_setup(0.4), "world_version": config.WORLD_VERSION, "base_hash": cfg.base_hash,
+                           "git_commit": "abc"})
+    fresh = {k: v for k, v in _setup(0.41).items() if k != "probe"}
+    kept = calibration.keep_probe(cfg, fresh)
+    assert kept["probe"] == _setup(0.4)["probe"] and kept["probe_git_commit"] == "abc" and "probe" not in fresh
+    assert calibration.keep_probe(config.load("smoke", seed=1), fresh) is fresh  # another base: not its probe
+    measured = {**fresh, "probe": {"greedy": 0.9}}
+    assert calibration.keep_probe(cfg, measured) is measured  # a probe just measured wins
+
+
 def test_cli_calibrate_refuses_the_real_world_in_one_line(capsys):
     from scalpel_core import cli
 

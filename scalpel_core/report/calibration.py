@@ -241,6 +241,17 @@ def save(cfg: Config, numbers: dict, name: str = FILE):
     return out
 
 
+def keep_probe(cfg: Config, numbers: dict) -> dict:
+    """``numbers`` measured without the teacher probe, with the probe of the saved file added when that
+    file was measured on the same world version and base (the probe costs about 25 minutes; a run
+    of ``scalpel calibrate --no-probe`` must not lose it). The probe's own commit is kept beside it."""
+    old = load(cfg.preset) or {}
+    if "probe" in numbers or "probe" not in old or old.get("world_version") != WORLD_VERSION \
+            or old.get("base_hash") != cfg.base_hash:
+        return numbers
+    return {**numbers, "probe": old["probe"], "probe_git_commit": old.get("probe_git_commit", old.get("git_commit"))}
+
+
 def save_signal(cfg: Config, signal: dict) -> dict:
     """Merge ``signal`` (``{run: ...}``, :func:`grpo_signal`) into figures/{preset}/grpo_signal.json,
     keeping the other runs measured on the same world version, base and GRPO schedule (steps and
