@@ -233,9 +233,7 @@ class Config:
             value = getattr(self, key)
             if value not in choices:
                 raise ConfigError(f"unknown {key} {value!r}; {suggest(value, choices)}valid: {', '.join(choices)}")
-        if self.rejected_draws and not re.fullmatch(r"[1-9][0-9]*(,[1-9][0-9]*)*", self.rejected_draws):
-            raise ConfigError(f"config key 'rejected_draws' must list world seed offsets of 1 or more, comma-"
-                              f"separated (e.g. \"1,3\"), or be empty; got {self.rejected_draws!r}")
+        rejected_offsets(self.rejected_draws)  # a ConfigError names a malformed list
         for key in ("n_seeds", "n_worlds", "decode_rows", "n_checkpoints", "train_steps", "problems_per_step", "grad_accum_steps", "num_generations",
                     "max_completion_length", "max_prompt_length", "sft3ep_epochs"):
             if getattr(self, key) < 1:
@@ -273,7 +271,7 @@ WORLD_VERSION = 3
 # sha256 (12 hex) of the world generator's source at this WORLD_VERSION (scalpel_core.world.base
 # .world_code_digest; tests/test_base.py): an edit to the generator fails that test until WORLD_VERSION
 # is bumped (a new base everywhere) or, for an edit that cannot change the world, this is updated.
-WORLD_CODE = "0b4d1a8a076b"
+WORLD_CODE = "b52b1993b4dc"
 BASE_FIELDS = fields_of("base")
 GRPO_ONLY = fields_of("grpo")
 SFT_ONLY = fields_of("sft")
@@ -423,8 +421,11 @@ def draw_name(preset: str, draw: int) -> str:
 
 
 def rejected_offsets(rejected_draws: str) -> list[int]:
-    """The world seed offsets of ``rejected_draws`` ("1,3" -> [1, 3])."""
-    return [int(k) for k in rejected_draws.split(",") if k.strip()]
+    """The world seed offsets of ``rejected_draws`` ("1,3" -> [1, 3]; "" -> []), or a ConfigError."""
+    if rejected_draws and not re.fullmatch(r"[1-9][0-9]*(,[1-9][0-9]*)*", rejected_draws):
+        raise ConfigError(f"config key 'rejected_draws' must list world seed offsets of 1 or more, comma-"
+                          f"separated (e.g. \"1,3\"), or be empty; got {rejected_draws!r}")
+    return [int(k) for k in rejected_draws.split(",") if k]
 
 
 def draw_offsets(n_worlds: int, rejected_draws: str = "") -> list[int]:
@@ -456,8 +457,8 @@ def load(preset: str = "tiny", **overrides) -> Config:
         if values.get("world", "mini") != "mini":
             raise ConfigError(f"preset {preset!r}: world draws exist in the miniature world only (preset {name!r} "
                               "uses a released model and the real data); use the preset's own name")
-        offsets = draw_offsets(values.get("n_worlds", 1), values.get("rejected_draws", ""))
         rejected = rejected_offsets(values.get("rejected_draws", ""))
+        offsets = draw_offsets(values.get("n_worlds", 1), values.get("rejected_draws", ""))
         if draw not in offsets and draw not in rejected:
             raise ConfigError(f"preset {preset!r}: {name!r} has n_worlds={values.get('n_worlds', 1)}, so its draws "
                               f"are {', '.join(draw_name(name, k) for k in offsets)}"

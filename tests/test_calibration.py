@@ -48,23 +48,21 @@ def _committed(name: str, preset: str = "tiny") -> dict:
     return numbers
 
 
+def _measured(name: str) -> list[str]:
+    """tiny's planned draws (worlds.draws) whose ``name`` is committed; draw 0 always (its absence fails)."""
+    return [d for d in worlds.draws("tiny") if d == "tiny" or (paths.REPO_ROOT / "figures" / d / name).is_file()]
+
+
 def _grpo_runs() -> dict:
     """GRPO's signal of every run measured in tiny's world draws ({draw/run: signal}), each on its draw's
     base and the current schedule (a draw without the file is not counted; draw 0 must have it)."""
     runs = {}
-    for draw in worlds.draws("tiny"):
-        if draw != "tiny" and not (paths.REPO_ROOT / "figures" / draw / calibration.SIGNAL_FILE).is_file():
-            continue
+    for draw in _measured(calibration.SIGNAL_FILE):
         n = _committed(calibration.SIGNAL_FILE, draw)
         cfg = config.load(draw)
         assert n["schedule"] == {"train_steps": cfg.train_steps, "problems_per_step": cfg.problems_per_step}, draw
         runs.update({f"{draw}/{run}": s for run, s in n["runs"].items()})
     return runs
-
-
-def _measured(name: str) -> list[str]:
-    """tiny's planned draws (worlds.draws) whose ``name`` is committed; draw 0 always (its absence fails)."""
-    return [d for d in worlds.draws("tiny") if d == "tiny" or (paths.REPO_ROOT / "figures" / d / name).is_file()]
 
 
 @pytest.mark.parametrize("draw", _measured(calibration.FILE))

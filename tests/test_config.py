@@ -174,4 +174,6 @@ def test_draws_refused_at_admission_are_skipped_but_kept_loadable():
     for bad in ("0", "1,", "a", "-1"):
         with pytest.raises(ConfigError, match="rejected_draws"):
             config.load("tiny", rejected_draws=bad)
+        with pytest.raises(ConfigError, match="rejected_draws"):  # a draw's name reads the list first
+            config.load("tiny-w1", rejected_draws=bad)
 

@@ -10,7 +10,6 @@ world version), marks it complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -20,8 +19,9 @@ import pandas as pd
 import torch
 
 from .. import paths
+from ..cache import json_hash
 from ..checkpoints import safetensors_problem
-from ..config import BASE_FIELDS, WORLD_CODE, WORLD_VERSION, Config, ScalpelError, require_world
+from ..config import BASE_FIELDS, WORLD_VERSION, Config, ScalpelError, require_world
 from .build import World, build_world
 from .pretrain import pretrain
 from .tokenizer import train_tokenizer
@@ -39,11 +39,8 @@ GENERATOR_MODULES = ("build", "facts", "instructions", "maths", "pretrain", "tok
 def world_code_digest() -> str:
     """Short sha256 of the world generator's source (:data:`GENERATOR_MODULES`, line endings
     normalised): recorded in each base's metadata, and pinned to WORLD_VERSION by config.WORLD_CODE."""
-    h = hashlib.sha256()
-    for name in GENERATOR_MODULES:
-        text = (Path(__file__).parent / f"{name}.py").read_text(encoding="utf-8").replace("\r\n", "\n")
-        h.update(f"{name}\0{text}\0".encode())
-    return h.hexdigest()[:12]
+    return json_hash({name: (Path(__file__).parent / f"{name}.py").read_text(encoding="utf-8").replace("\r\n", "\n")
+                      for name in GENERATOR_MODULES}, 12)
 
 
 class BaseModelError(ScalpelError, RuntimeError):
@@ -123,9 +120,10 @@ def check_base(path: Path, preset: str) -> dict:
     except json.JSONDecodeError as err:
         raise BaseModelError(f"{path / META} is corrupt ({err}); rebuild it with: {hint}") from err
     built_by = meta.get("world_code") if isinstance(meta, dict) else None
-    if built_by and built_by != world_code_digest():  # bases built before the digest was recorded pass
+    now = world_code_digest() if built_by else None  # bases built before the digest was recorded pass
+    if built_by and built_by != now:
         raise BaseModelError(f"base model at {path} was pretrained by other world generator code (digest "
-                             f"{built_by}, now {world_code_digest()}): a change to scalpel_core/world/ changes "
+                             f"{built_by}, now {now}): a change to scalpel_core/world/ changes "
                              f"the world, so bump WORLD_VERSION in scalpel_core/config.py (a new base for every "
                              f"preset), or rebuild this one with: {hint}")
     return meta
