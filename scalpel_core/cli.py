@@ -8,6 +8,7 @@
     scalpel passk BASE CKPT [CKPT ...] --data FILE --n 32 --out passk.csv   # pass@k, crossing k, problems gained/lost
     scalpel report BASE RUN_DIR_OR_CKPTS... --out DIR        # every lens as one notebook + HTML page (--data for KL)
     scalpel calibrate --preset tiny [--no-probe] [--grpo]   # world v3's setup targets: calibration.json + figure
+    SCALPEL_FIGURES=DIR scalpel calibrate --preset tiny-w1 --no-probe --set pretrain_steps=1800   # a candidate setting
     scalpel reproduce --preset tiny            # execute the papermill plan (plan.yaml); --dry-run, --force, --draw-only
     scalpel paper --preset tiny                # build paper/paper-tiny.md and .html from figures/tiny/numbers.json
 
@@ -38,7 +39,7 @@ def _calibrate(args) -> int:
     from .report import calibplot, calibration, plots
     from .train import runs
 
-    cfg = config.load(args.preset)
+    cfg = config.load(args.preset, **config.parse_overrides(args.set))
     if not worlds.miniature(cfg):
         raise ConfigError(f"calibrate measures the miniature world's setup; preset {cfg.preset!r} has world="
                           f"{cfg.world!r} (use smoke or tiny)")
@@ -55,7 +56,7 @@ def _calibrate(args) -> int:
 
         dirs = {}
         for s in runs.seeds(cfg):
-            run_cfg = config.load(args.preset, method="grpo", train_seed=s)
+            run_cfg = config.load(args.preset, **config.parse_overrides(args.set), method="grpo", train_seed=s)
             dirs[runs.run_id(run_cfg)] = train(run_cfg)
         signal = calibration.save_signal(cfg, calibration.grpo_signal(cfg, dirs))["runs"]
     rows = calibration.checks(numbers, signal)
@@ -288,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="tiny", type=_preset)
     p.add_argument("--no-probe", action="store_true", help="skip the teacher probe (the base's numbers only)")
     p.add_argument("--grpo", action="store_true", help="also train (or reuse) the GRPO runs and check their signal")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override of a candidate setting (repeatable; e.g. pretrain_steps=1800): its own "
+                        "base; write the record elsewhere with SCALPEL_FIGURES=DIR")
     p.set_defaults(func=_calibrate)
     p = sub.add_parser("reproduce", help="execute the papermill plan (plan.yaml) in dependency order")
     p.add_argument("--preset", default="tiny", type=_preset)

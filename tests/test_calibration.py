@@ -207,3 +207,39 @@ def test_learning_rates_are_shares_of_the_pretraining_peak():
     cfg = config.load("tiny")
     assert cfg.learning_rate / cfg.pretrain_lr == pytest.approx(1e-6 / config.PAPER_PEAK_LR, rel=0.02)
     assert cfg.learning_rate * cfg.sft3ep_lr_factor / cfg.pretrain_lr == pytest.approx(5e-5 / config.PAPER_PEAK_LR, rel=0.02)
+
+
+def _base(greedy: float, headroom: float = 0.3, mmlu: float = 0.6) -> dict:
+    return {"base": {"greedy": greedy, "headroom": headroom, "samples": 32},
+            "knowledge": {"mmlu": {"score": mmlu, "chance": 0.25, "low": mmlu - 0.07}},
+            "traces": {"share": 0.7, "max": 70, "budget": 100}}
+
+
+def test_candidate_verdict_goes_either_way_and_knows_when_it_is_decided():
+    v = calibration.candidate_verdict
+    three = v([_base(0.4), _base(0.45), _base(0.35)])
+    assert three["adopted"] and three["decided"] and three["met"] == 3  # 3 of 5 met: the rest cannot undo it
+    two = v([_base(0.4), _base(0.6)])
+    assert not two["adopted"] and not two["decided"]  # three draws to come could still carry it
+    assert not v([_base(0.4), _base(0.6), _base(0.7), _base(0.62)])["adopted"]
+    assert v([_base(0.4), _base(0.6), _base(0.7), _base(0.62)])["decided"]  # at most 2 of 5 can meet
+    # the median counts too: three draws that meet and two far below make a median in the band,
+    # but three in the band with a bad headroom fail on the count
+    low = v([_base(0.31), _base(0.32), _base(0.33), _base(0.05), _base(0.06)])
+    assert low["median_greedy"] == 0.31 and low["adopted"]
+    assert not v([_base(0.4, headroom=0.1)] * 3 + [_base(0.4)] * 2)["adopted"]
+    with pytest.raises(ValueError):
+        v([])
+
+
+def test_the_1800_step_candidate_failed_its_adoption_rule_on_record():
+    """The candidate base calibration of c197ff3 (1800 pretraining steps), measured on four of its five
+    draws: every base misses a base target, so the rule refuses it whatever the fifth draw would show."""
+    folder = paths.REPO_ROOT / "figures" / "history" / "tiny-1800-step-bases"
+    measured = [json.loads((folder / d / calibration.FILE).read_text()) for d in ("tiny", "tiny-w1", "tiny-w2", "tiny-w3")]
+    for d, n in zip(("tiny", "tiny-w1", "tiny-w2", "tiny-w3"), measured):
+        cfg = config.load(d, pretrain_steps=1800)
+        assert n["base_hash"] == cfg.base_hash and n["world_version"] == config.WORLD_VERSION, d
+        assert not calibration.base_targets_met(n), d
+    verdict = calibration.candidate_verdict(measured)
+    assert verdict["decided"] and not verdict["adopted"] and verdict["met"] == 0

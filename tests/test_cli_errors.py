@@ -102,6 +102,10 @@ CASES = [
      "no Jupyter kernel named 'no-such-kernel'"),
     ("reproduce-figures-unwritable", "reproduce --preset smoke --plan {plan}", {"SCALPEL_FIGURES": "{afile}/figures"},
      "figures folder (SCALPEL_FIGURES)"),
+    # calibrate: a candidate setting that is not KEY=VALUE, or not a config key
+    ("calibrate-set-malformed", "calibrate --preset smoke --no-probe --set pretrain_steps", {}, "must be KEY=VALUE"),
+    ("calibrate-set-unknown-key", "calibrate --preset smoke --no-probe --set pretrain_step=3", {},
+     ("unknown config key 'pretrain_step'", "did you mean 'pretrain_steps'")),
     # paper: numbers.json corrupt or incomplete, the figure manifest corrupt
     ("paper-numbers-corrupt", "paper --preset smoke", {"SCALPEL_FIGURES": "{figures_corrupt}"}, "numbers.json is corrupt"),
     ("paper-numbers-incomplete", "paper --preset smoke", {"SCALPEL_FIGURES": "{figures_incomplete}"},
@@ -109,7 +113,7 @@ CASES = [
     ("paper-manifest-corrupt", "paper --preset smoke", {"SCALPEL_FIGURES": "{figures_bad_manifest}"},
      "manifest.json is corrupt"),
 ]
-SUBCOMMANDS = ("base", "train", "weights", "kl", "passk", "report", "reproduce", "paper")
+SUBCOMMANDS = ("base", "train", "weights", "kl", "passk", "report", "reproduce", "paper", "calibrate")
 
 
 def test_every_subcommand_has_cases():

@@ -177,3 +177,13 @@ def test_draws_refused_at_admission_are_skipped_but_kept_loadable():
         with pytest.raises(ConfigError, match="rejected_draws"):  # a draw's name reads the list first
             config.load("tiny-w1", rejected_draws=bad)
 
+
+
+def test_overrides_from_the_command_line_are_typed_by_their_field():
+    assert config.parse_overrides(["pretrain_steps=1800", "pretrain_lr=1e-3", "bf16=true", "frozen_layers=2-3"]) == {
+        "pretrain_steps": 1800, "pretrain_lr": 1e-3, "bf16": True, "frozen_layers": "2-3"}
+    assert config.load("tiny", **config.parse_overrides(["pretrain_steps=1800"])).base_hash != config.load("tiny").base_hash
+    for bad, says in (("pretrain_steps", "KEY=VALUE"), ("pretrain_step=3", "did you mean 'pretrain_steps'"),
+                      ("pretrain_steps=1.5", "must be int"), ("bf16=maybe", "must be bool"), ("preset=tiny", "unknown")):
+        with pytest.raises(ConfigError, match=says):
+            config.parse_overrides([bad])

@@ -233,6 +233,36 @@ def _setup_checks(numbers: dict, add) -> None:
             p["format"] >= t["sft_format"])
 
 
+def base_targets_met(numbers: dict) -> bool:
+    """Whether a base meets every base target (greedy band, headroom, knowledge analogues): the
+    admission rule of a world draw."""
+    rows = [r for r in checks(numbers) if r["target"].startswith("base ")]
+    return bool(rows) and all(r["met"] for r in rows)
+
+
+def candidate_verdict(measured: list[dict], n_draws: int = 5, need: int = 3) -> dict:
+    """The adoption rule of a candidate base calibration (c197ff3): on ``n_draws`` world draws, the median
+    base greedy on dev in the band and at least ``need`` draws meeting every base target. ``measured``
+    holds the calibration numbers of the draws built so far; each draw not yet built counts as meeting
+    everything at the band's centre (the best case) or as missing the band on either side (the worst),
+    and ``decided`` says whether the draws not yet built can still change the verdict."""
+    lo, hi = TARGETS["base_greedy"]
+    if not measured or len(measured) > n_draws:
+        raise ValueError(f"need 1 to {n_draws} measured draws, got {len(measured)}")
+    left = n_draws - len(measured)
+    greedy = [n["base"]["greedy"] for n in measured]
+    met = sum(base_targets_met(n) for n in measured)
+
+    def verdict(fill_greedy: float, fill_met: int) -> bool:
+        median = float(np.median(greedy + [fill_greedy] * left))
+        return lo <= median <= hi and met + fill_met >= need
+
+    best, worst = verdict((lo + hi) / 2, left), verdict(hi + 1.0, 0) and verdict(lo - 1.0, 0)
+    return {"measured": len(measured), "n_draws": n_draws, "met": met, "need": need,
+            "median_greedy": float(np.median(greedy)), "adopted": best and worst,
+            "decided": best == worst}
+
+
 def save(cfg: Config, numbers: dict, name: str = FILE):
     """Write ``numbers`` to figures/{preset}/``name`` (committed beside the figures)."""
     out = paths.figures_dir(cfg.preset) / name
