@@ -365,8 +365,10 @@ _PRESET_VALUES: dict[str, dict] = {
         # pass@1 at most 0.17, on every tier of problems tried), so headroom exists only mid-way through the
         # arithmetic's learning, whose step differs by draw (skill logs: 720-1260 of 1800). The pre-registered
         # fallback, the hard share, cannot help: hard problems score 0 even at pass@32, so headroom only
-        # shrinks with it, and the knowledge analogues do not depend on it. tiny stays on 900 steps; the
-        # next candidate (README, "World draws and their admission") must be committed before its bases.
+        # shrinks with it, and the knowledge analogues do not depend on it. tiny stays on 900 steps. The
+        # next candidate, pre-registered in README ("World draws and their admission") before its code:
+        # world v4 = a base-selection split, and the base is the first 5% checkpoint of the 1800-step run
+        # whose selection greedy reaches 0.40 (its stage, not its length); the adoption rule is unchanged.
         n_worlds=3, n_seeds=1, rejected_draws="1,2,3,4,5,6",
     ),
     # One GPU: OLMo-2 1B instruct on the real data, the paper's learning rate, budgets, graders and
