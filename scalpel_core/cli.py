@@ -39,7 +39,8 @@ def _calibrate(args) -> int:
     from .report import calibplot, calibration, plots
     from .train import runs
 
-    cfg = config.load(args.preset, **config.parse_overrides(args.set))
+    overrides = config.parse_overrides(args.set)
+    cfg = config.load(args.preset, **overrides)
     if not worlds.miniature(cfg):
         raise ConfigError(f"calibrate measures the miniature world's setup; preset {cfg.preset!r} has world="
                           f"{cfg.world!r} (use smoke or tiny)")
@@ -56,7 +57,7 @@ def _calibrate(args) -> int:
 
         dirs = {}
         for s in runs.seeds(cfg):
-            run_cfg = config.load(args.preset, **config.parse_overrides(args.set), method="grpo", train_seed=s)
+            run_cfg = config.load(args.preset, **overrides, method="grpo", train_seed=s)
             dirs[runs.run_id(run_cfg)] = train(run_cfg)
         signal = calibration.save_signal(cfg, calibration.grpo_signal(cfg, dirs))["runs"]
     rows = calibration.checks(numbers, signal)

@@ -407,27 +407,36 @@ def _check_type(key: str, value, expected: type):
     return value
 
 
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}  # a field's annotation -> its type
+
+
+def field_type(key: str) -> str:
+    """The type name (a key of :data:`_TYPES`) of the settable config key ``key``, or a
+    :class:`ConfigError` naming the valid keys."""
+    types = {f.name: f.type for f in fields(Config) if f.name != "preset"}
+    if key not in types:
+        valid = sorted(types)
+        raise ConfigError(f"unknown config key {key!r}; {suggest(key, valid)}valid keys: {', '.join(valid)}")
+    return types[key]
+
+
 def parse_overrides(pairs: list[str]) -> dict:
     """``["pretrain_steps=1800", "bf16=true"]`` -> ``{"pretrain_steps": 1800, "bf16": True}``, each value
     read as its field's type; a :class:`ConfigError` names a malformed pair, an unknown key or a bad value."""
-    types = {f.name: f.type for f in fields(Config) if f.name != "preset"}
     out = {}
     for pair in pairs:
         key, eq, text = pair.partition("=")
         key = key.strip()
         if not eq or not key:
             raise ConfigError(f"an override must be KEY=VALUE (e.g. pretrain_steps=1800), got {pair!r}")
-        if key not in types:
-            raise ConfigError(f"unknown config key {key!r}; {suggest(key, sorted(types))}valid keys: "
-                              f"{', '.join(sorted(types))}")
-        kind, text = types[key], text.strip()
+        kind, text = field_type(key), text.strip()
         try:
             if kind == "bool":
                 if text.lower() not in ("true", "false", "1", "0"):
                     raise ValueError(text)
                 out[key] = text.lower() in ("true", "1")
             else:
-                out[key] = {"int": int, "float": float, "str": str}[kind](text)
+                out[key] = _TYPES[kind](text)
         except ValueError:
             raise ConfigError(f"config key {key!r} must be {kind}, got {text!r}") from None
     return out
@@ -486,16 +495,9 @@ def load(preset: str = "tiny", **overrides) -> Config:
     """Return the validated config of ``preset`` with ``overrides`` applied. A world draw
     ``{preset}-w{k}`` adds k to the world seed (after any ``seed`` override)."""
     name, draw = parse_preset(preset)
-    types = {f.name: f.type for f in fields(Config)}
-    type_of = {"int": int, "float": float, "str": str, "bool": bool}
     values = dict(_PRESET_VALUES[name])
     for key, value in overrides.items():
-        if key not in types or key == "preset":
-            valid = sorted(k for k in types if k != "preset")
-            raise ConfigError(
-                f"unknown config key {key!r}; {suggest(key, valid)}valid keys: {', '.join(valid)}"
-            )
-        values[key] = _check_type(key, value, type_of[types[key]])
+        values[key] = _check_type(key, value, _TYPES[field_type(key)])
     if draw:
         if values.get("world", "mini") != "mini":
             raise ConfigError(f"preset {preset!r}: world draws exist in the miniature world only (preset {name!r} "

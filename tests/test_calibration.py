@@ -236,8 +236,9 @@ def test_the_1800_step_candidate_failed_its_adoption_rule_on_record():
     """The candidate base calibration of c197ff3 (1800 pretraining steps), measured on four of its five
     draws: every base misses a base target, so the rule refuses it whatever the fifth draw would show."""
     folder = paths.REPO_ROOT / "figures" / "history" / "tiny-1800-step-bases"
-    measured = [json.loads((folder / d / calibration.FILE).read_text()) for d in ("tiny", "tiny-w1", "tiny-w2", "tiny-w3")]
-    for d, n in zip(("tiny", "tiny-w1", "tiny-w2", "tiny-w3"), measured):
+    draws = ("tiny", "tiny-w1", "tiny-w2", "tiny-w3")
+    measured = [json.loads((folder / d / calibration.FILE).read_text()) for d in draws]
+    for d, n in zip(draws, measured):
         cfg = config.load(d, pretrain_steps=1800)
         assert n["base_hash"] == cfg.base_hash and n["world_version"] == config.WORLD_VERSION, d
         assert not calibration.base_targets_met(n), d
