@@ -84,6 +84,13 @@ class Config:
     #                         from 2048 so that SFT-1ep's 2.8 passes cover a larger set (schedule below)
     n_dev: int = _base(200)  # dev split (world v3): in-domain problems used by the calibration only
     #                         (tests/test_calibration.py), disjoint from every benchmark and training problem
+    n_select: int = _base(0)  # base-selection split (world v4 candidate, README "World draws and their
+    #                         admission"): in-domain problems of their own stream, disjoint from dev, the
+    #                         benchmarks, the training sets and the corpus; read only by select_greedy. 0: none
+    select_greedy: float = _base(0.0)  # base-selection rule (world v4 candidate): the base is the first 5%
+    #                         checkpoint of pretraining whose greedy accuracy on the selection split reaches
+    #                         this (else the last). The paper's base is a released model at the stage its
+    #                         makers chose (MATH-500 0.31-0.45); 0: off, the base is the last step
     n_math500: int = _base(500)  # MATH-500 analogue: held-out problems of the post-training distribution
     n_aime: int = _base(30)  # AIME24 analogue: much harder maths (AIME24 has 30 problems)
     n_gsm8k: int = _base(250)  # GSM8K analogue: word problems in another surface form
@@ -242,6 +249,13 @@ class Config:
             raise ConfigError(f"config key 'sft1ep_steps' must be 0 (GRPO's train_steps) or more, got {self.sft1ep_steps}")
         if not self.lr_factor > 0:
             raise ConfigError(f"config key 'lr_factor' must be > 0 (it multiplies the learning rate), got {self.lr_factor}")
+        if not 0.0 <= self.select_greedy <= 1.0:
+            raise ConfigError(f"config key 'select_greedy' is an accuracy in [0, 1] (0: off), got {self.select_greedy}")
+        if self.n_select < 0:
+            raise ConfigError(f"config key 'n_select' must be 0 (no selection split) or more, got {self.n_select}")
+        if self.select_greedy > 0 and self.n_select == 0:
+            raise ConfigError(f"config key 'select_greedy' ({self.select_greedy}) selects the base on the selection "
+                              "split, which is empty: set n_select to its size (e.g. n_select=200), or select_greedy=0")
         if self.hidden_size % self.n_heads:
             raise ConfigError(f"hidden_size {self.hidden_size} must be divisible by n_heads {self.n_heads}")
 
@@ -271,7 +285,7 @@ WORLD_VERSION = 3
 # sha256 (12 hex) of the world generator's source at this WORLD_VERSION (scalpel_core.world.base
 # .world_code_digest; tests/test_base.py): an edit to the generator fails that test until WORLD_VERSION
 # is bumped (a new base everywhere) or, for an edit that cannot change the world, this is updated.
-WORLD_CODE = "b52b1993b4dc"
+WORLD_CODE = "67af8fac0556"
 BASE_FIELDS = fields_of("base")
 GRPO_ONLY = fields_of("grpo")
 SFT_ONLY = fields_of("sft")
@@ -520,10 +534,18 @@ def require_world(cfg: Config, world: str, refusal: str) -> None:
         raise ConfigError(refusal)
 
 
+# Fields added after bases and runs were committed, with the value that leaves the world as it was:
+# they enter a config's hash only when set otherwise, so that every committed base and run keeps its id.
+HASHED_WHEN_SET = {"n_select": 0, "select_greedy": 0.0}
+
+
 def config_hash(cfg: Config, keys=None) -> str:
     """Short, stable content hash of (a subset of) a config."""
     data = cfg.to_dict()
     if keys is not None:
         data = {k: data[k] for k in keys}
+    for key, off in HASHED_WHEN_SET.items():  # fields added later: a config that leaves them off keeps its hash
+        if data.get(key, off) == off:
+            data.pop(key, None)
     data["_world_version"] = WORLD_VERSION
     return json_hash(data, 12)

@@ -57,12 +57,21 @@ def _skill_probe(model, tokenizer, built) -> dict:
     return skill_scores(model, tokenizer, built.benchmarks, built.cfg)
 
 
+def _select_probe(model, tokenizer, built) -> float:
+    """The base-selection rule's score (world v4 candidate): greedy accuracy on the selection split."""
+    from .eval.analogues import score_maths
+
+    rows = score_maths(model, tokenizer, built.select, built.cfg)
+    return sum(r["correct"] for r in rows) / len(rows)
+
+
 def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, built=None) -> Path:
-    """The miniature base's folder, pretrained first (its skill logged every 10%) if not cached;
+    """The miniature base's folder, pretrained first (its skill logged every 10%; with select_greedy,
+    stopped at the first 5% checkpoint that reaches it on the selection split) if not cached;
     a :class:`~scalpel_core.config.ConfigError` for a preset of the real world."""
     from .world.base import build_base as build
 
-    return build(cfg, rebuild=rebuild, progress=progress, world=built, skill=_skill_probe)
+    return build(cfg, rebuild=rebuild, progress=progress, world=built, skill=_skill_probe, select=_select_probe)
 
 
 def prepare_base(cfg: Config, progress: bool = True) -> Path | None:

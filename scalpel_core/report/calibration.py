@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -106,6 +107,9 @@ def measure_setup(cfg: Config, world, base_path, progress: bool = False, probe: 
                           "low": wilson_low(skills[k] * sizes[k], sizes[k])} for k in KNOWLEDGE},
         "traces": trace_lengths(world, tokenizer, cfg),
     }
+    selection = json.loads((Path(base_path) / "base_meta.json").read_text()).get("selection")
+    if selection:  # the world v4 candidate's base-selection rule: the step kept and its selection greedy
+        out["base"]["selection"] = selection
     if probe:
         folder = train_probe(cfg, world, base_path, progress)
         meta = json.loads((folder / "probe_meta.json").read_text())

@@ -28,6 +28,7 @@ from .tokenizer import train_tokenizer
 
 META = "base_meta.json"
 SKILL_LOG = "skill_log.csv"  # skill against pretraining steps (every 10%), when a probe was given
+SELECTION_LOG = "selection_log.csv"  # greedy accuracy on the selection split every 5% (select_greedy > 0)
 REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", META)
 
 
@@ -56,11 +57,16 @@ def base_path(cfg: Config) -> Path:
 
 
 def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, world: World | None = None,
-               skill=None) -> Path:
+               skill=None, select=None) -> Path:
     """Return the directory of the base of ``cfg``, pretraining it first if it is not cached.
 
     ``skill(model, tokenizer, world)``, if given, returns a dict of scores; it runs every 10% of
     pretraining and its rows (with ``step``) are saved as :data:`SKILL_LOG`.
+
+    With ``cfg.select_greedy > 0`` (the world v4 candidate's base-selection rule), ``select(model,
+    tokenizer, world)`` returns the greedy accuracy on ``world.select``; it runs every 5% and the
+    base is the first checkpoint where it reaches ``cfg.select_greedy`` (pretraining stops there),
+    else the last. Its rows are saved as :data:`SELECTION_LOG`; the metadata names the step kept.
     """
     require_world(cfg, "mini", f"preset {cfg.preset!r} starts from a released model ({cfg.base_model}); "
                   "only the miniature presets (smoke, tiny) pretrain a base. Load it with "
@@ -69,11 +75,26 @@ def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, world:
     if (path / META).exists() and not rebuild:
         check_base(path, cfg.preset)
         return path
+    if cfg.select_greedy > 0 and select is None:
+        raise ValueError("select_greedy > 0 needs a select(model, tokenizer, world) scorer "
+                         "(scalpel_core.worlds.build_base passes one)")
     world = world or build_world(cfg)
     tokenizer = train_tokenizer(world.tokenizer_corpus(), cfg.vocab_size)
     skills: list[dict] = []
-    probe = None if skill is None else (lambda step, m: skills.append({"step": step, **skill(m, tokenizer, world)}))
-    model, log = pretrain(cfg, world.pretrain_docs, tokenizer, progress=progress, callback=probe)
+    selection: list[dict] = []
+    tenth = max(1, cfg.pretrain_steps // 10)
+
+    def checkpoint(step, m) -> bool:
+        if skill is not None and step % tenth == 0:
+            skills.append({"step": step, **skill(m, tokenizer, world)})
+        if cfg.select_greedy <= 0:
+            return False
+        selection.append({"step": step, "select_greedy": select(m, tokenizer, world)})
+        return selection[-1]["select_greedy"] >= cfg.select_greedy
+
+    hook = checkpoint if skill is not None or cfg.select_greedy > 0 else None
+    model, log = pretrain(cfg, world.pretrain_docs, tokenizer, progress=progress, callback=hook,
+                          every=20 if cfg.select_greedy > 0 else 10)
     tmp = path.with_name(path.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
@@ -81,6 +102,8 @@ def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, world:
     pd.DataFrame(log).to_csv(tmp / "pretrain_log.csv", index=False)
     if skills:
         pd.DataFrame(skills).to_csv(tmp / SKILL_LOG, index=False)
+    if selection:
+        pd.DataFrame(selection).to_csv(tmp / SELECTION_LOG, index=False)
     meta = {
         "config_hash": cfg.base_hash,
         "world_version": WORLD_VERSION,
@@ -90,10 +113,15 @@ def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, world:
         "git_commit": paths.git_commit(),
         "pretrain_seconds": round(log[-1]["seconds"], 1),
         "final_loss": sum(r["loss"] for r in log[-20:]) / min(20, len(log)),
+        "steps_trained": len(log),  # < pretrain_steps when the base-selection rule stopped it
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "torch": torch.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if selection:
+        meta["selection"] = {"threshold": cfg.select_greedy, "step": len(log),
+                             "greedy": selection[-1]["select_greedy"],
+                             "reached": selection[-1]["select_greedy"] >= cfg.select_greedy}
     (tmp / META).write_text(json.dumps(meta, indent=2))
     if path.exists():
         shutil.rmtree(path)

@@ -39,6 +39,7 @@ class World:
     pretrain_docs: list[str] = field(repr=False)
     heldout_docs: list[str] = field(repr=False, default_factory=list)  # same mixture, not in the corpus
     taken: frozenset = field(repr=False, default_factory=frozenset)  # every maths expression above
+    select: list[dict] = field(default_factory=list)  # base-selection split (world v4 candidate; n_select)
 
     def fresh_problems(self, n: int, name: str = "probe") -> list[dict]:
         """``n`` more in-domain problems (with teacher traces), none of them a benchmark, dev or
@@ -83,6 +84,9 @@ def build_world(cfg: Config) -> World:
     k12 = _unique_maths(_rng(cfg, "k12"), cfg.n_k12_train, maths.k12_terms, "k12", taken)
     aime = _unique_maths(_rng(cfg, "aime"), cfg.n_aime, maths.aime_terms, "aime24", taken)
     dev = _unique_maths(_rng(cfg, "dev"), cfg.n_dev, maths.k12_terms, "dev", taken)
+    # the base-selection split (world v4 candidate): its own stream, drawn after every other maths set
+    # so that they are unchanged, and kept out of the corpus and the probe's set like them
+    select = _unique_maths(_rng(cfg, "select"), cfg.n_select, maths.k12_terms, "select", taken)
     r = _rng(cfg, "gsm")
     gsm, gsm_seen = [], set()
     while len(gsm) < cfg.n_gsm8k:
@@ -120,7 +124,7 @@ def build_world(cfg: Config) -> World:
     heldout = [d for d in _pretrain_docs(_rng(cfg, "heldout"), 2 * cfg.n_heldout_docs, people, train_people,
                                          taken, gsm_seen, held_prompts) if d not in seen]
     return World(cfg, people, k12, benchmarks, dev, docs, list(dict.fromkeys(heldout))[: cfg.n_heldout_docs],
-                 frozenset(taken))
+                 frozenset(taken), select)
 
 
 def _pretrain_docs(r, n_docs, people, train_people, taken, gsm_seen, held_prompts) -> list[str]:

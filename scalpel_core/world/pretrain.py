@@ -52,11 +52,13 @@ def lr_at(step: int, cfg: Config) -> float:
     return cfg.pretrain_lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def pretrain(cfg: Config, docs: list[str], tokenizer, progress: bool = True, callback=None):
+def pretrain(cfg: Config, docs: list[str], tokenizer, progress: bool = True, callback=None, every: int = 10):
     """Train a fresh base on ``docs``. Returns (model, log rows). Deterministic for a seed.
 
-    ``callback(step, model)`` runs every 10% of training (used to measure skill vs steps); the
-    log's ``seconds`` leave out the time it takes.
+    ``callback(step, model)`` runs every ``1/every`` of training (10%: skill vs steps; 5%: the
+    base-selection rule of world v4); the log's ``seconds`` leave out the time it takes. If it
+    returns True, training stops there (the model is the one at that step: the schedule and data
+    order are those of the full run, so the stopped model is that run's checkpoint).
     """
     torch.manual_seed(cfg.seed)
     model = Olmo2ForCausalLM(model_config(cfg, tokenizer))
@@ -83,11 +85,14 @@ def pretrain(cfg: Config, docs: list[str], tokenizer, progress: bool = True, cal
         log.append({"step": step, "loss": loss.item(), "lr": lr_at(step, cfg),
                     "seconds": time.time() - t0 - probing})
         bar.set_postfix(loss=f"{loss.item():.3f}")
-        if callback is not None and (step + 1) % max(1, cfg.pretrain_steps // 10) == 0:
+        if callback is not None and (step + 1) % max(1, cfg.pretrain_steps // every) == 0:
             t1 = time.time()
             model.eval()
-            callback(step + 1, model)
+            stop = callback(step + 1, model)
             model.train()
             probing += time.time() - t1
+            if stop:
+                break
+    bar.close()
     model.eval()
     return model, log
