@@ -172,3 +172,56 @@ def test_pretraining_callback_sees_skill_checkpoints(smoke_cfg, smoke_world, smo
     pretrain(cfg, smoke_world.pretrain_docs[:200], smoke_tokenizer, progress=False,
              callback=lambda step, model: seen.append((step, model.training)))
     assert seen == [(s, False) for s in range(2, 21, 2)]
+
+
+def test_the_selection_rule_keeps_the_first_checkpoint_that_reaches_it(tmp_path, monkeypatch, smoke_world,
+                                                                       smoke_tokenizer):
+    """World v4 candidate: with select_greedy, the selection score runs every 5% and the base is the
+    first checkpoint reaching it, bit for bit the full schedule's model at that step (its stage, not
+    a shorter schedule); the skill log keeps its 10% steps."""
+    import pandas as pd
+
+    from scalpel_core import config
+    from scalpel_core.world.pretrain import pretrain
+
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path))
+    cfg = config.load("smoke", pretrain_steps=40, n_select=30, select_greedy=0.3)
+    scores = iter([0.0, 0.1, 0.2, 0.25, 0.31, 0.9, 0.9])  # checkpoint 5 (step 10) is the first >= 0.3
+    seen = []
+
+    def select(model, tokenizer, world):
+        seen.append(world is smoke_world and not model.training)
+        return next(scores)
+
+    path = build_base(cfg, progress=False, world=smoke_world, select=select,
+                      skill=lambda m, t, w: {"mmlu": 0.5})
+    log = pd.read_csv(path / base_mod.SELECTION_LOG)
+    assert log.step.tolist() == [2, 4, 6, 8, 10] and log.select_greedy.tolist() == [0.0, 0.1, 0.2, 0.25, 0.31]
+    assert len(seen) == 5 and all(seen)
+    assert pd.read_csv(path / base_mod.SKILL_LOG).step.tolist() == [4, 8]
+    meta = json.loads((path / "base_meta.json").read_text())
+    assert meta["steps_trained"] == 10 and len(pd.read_csv(path / "pretrain_log.csv")) == 10
+    assert meta["selection"] == {"threshold": 0.3, "step": 10, "greedy": 0.31, "reached": True}
+    # the same model as the full 40-step schedule at step 10 (lr at step 9 is that of the 40-step cosine)
+    at = {}
+    tok = base_mod.train_tokenizer(smoke_world.tokenizer_corpus(), cfg.vocab_size)
+    pretrain(cfg, smoke_world.pretrain_docs, tok, progress=False, every=4,
+             callback=lambda step, m: at.update({step: {k: v.clone() for k, v in m.state_dict().items()}}))
+    kept = load_file(path / "model.safetensors")
+    assert all(torch.equal(kept[k], at[10][k]) for k in kept)
+    assert not all(torch.equal(kept[k], at[40][k]) for k in kept)
+
+
+def test_the_selection_rule_falls_back_to_the_last_step_and_needs_a_scorer(tmp_path, monkeypatch, smoke_world):
+    """A threshold never reached keeps the last step (recorded as not reached); the rule without a
+    scorer is refused before any work."""
+    from scalpel_core import config
+
+    monkeypatch.setenv("SCALPEL_ARTIFACTS", str(tmp_path))
+    cfg = config.load("smoke", pretrain_steps=20, n_select=30, select_greedy=0.5)
+    with pytest.raises(ValueError, match="select_greedy > 0 needs a select"):
+        build_base(cfg, progress=False, world=smoke_world)
+    path = build_base(cfg, progress=False, world=smoke_world, select=lambda m, t, w: 0.1)
+    meta = json.loads((path / "base_meta.json").read_text())
+    assert meta["steps_trained"] == 20 and meta["selection"] == {"threshold": 0.5, "step": 20, "greedy": 0.1,
+                                                                  "reached": False}

@@ -89,6 +89,20 @@ def test_cli_calibrate_writes_the_numbers_and_prints_every_target(artifacts, fig
     assert code == (1 if any(ln.startswith("MISS") for ln in lines) else 0)
 
 
+def test_cli_calibrate_records_the_base_selection_of_a_candidate(artifacts, figures, capsys):
+    """A world v4 candidate measured with --set: its own base, stopped by the selection rule (never
+    reached on smoke's 20 steps, so the last), and the step kept in the saved numbers."""
+    from scalpel_core import cli
+
+    sets = ["--set", "pretrain_steps=20", "--set", "n_select=20", "--set", "select_greedy=0.5"]
+    assert cli.main(["calibrate", "--preset", "smoke", "--no-probe", *sets]) in (0, 1)
+    saved = calibration.load("smoke")
+    cfg = config.load("smoke", pretrain_steps=20, n_select=20, select_greedy=0.5)
+    assert saved["base_hash"] == cfg.base_hash != config.load("smoke").base_hash
+    chosen = saved["base"]["selection"]
+    assert chosen["threshold"] == 0.5 and chosen["step"] == 20 and chosen["reached"] == (chosen["greedy"] >= 0.5)
+
+
 def test_a_run_without_the_probe_keeps_the_saved_probe_of_the_same_base(figures):
     cfg = config.load("smoke")
     calibration.save(cfg, {**_setup(0.4), "world_version": config.WORLD_VERSION, "base_hash": cfg.base_hash,

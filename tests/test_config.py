@@ -3,6 +3,7 @@ import dataclasses
 import pytest
 
 from scalpel_core import config, worlds
+from scalpel_core.cache import json_hash
 from scalpel_core.config import ConfigError
 
 
@@ -68,6 +69,23 @@ def test_values_are_checked_after_replace_too():
         dataclasses.replace(cfg, method="ppo")
     with pytest.raises(config.ConfigError, match="'n_checkpoints' must be at least 1"):
         dataclasses.replace(cfg, n_checkpoints=0)
+
+
+def test_the_base_selection_rule_is_checked_and_hashed_only_when_set():
+    """select_greedy needs a selection split and is an accuracy; both fields, off, leave the hash
+    of every committed base as it was (config.HASHED_WHEN_SET), and either one set moves it."""
+    with pytest.raises(config.ConfigError, match=r"'select_greedy' \(0.4\).*set n_select to its size"):
+        config.load("tiny", select_greedy=0.4)
+    with pytest.raises(config.ConfigError, match=r"'select_greedy' is an accuracy in \[0, 1\]"):
+        config.load("tiny", n_select=200, select_greedy=40.0)
+    with pytest.raises(config.ConfigError, match="'n_select' must be 0"):
+        config.load("tiny", n_select=-1)
+    tiny = config.load("tiny")
+    data = {k: v for k, v in tiny.to_dict().items() if k in config.BASE_FIELDS and k not in config.HASHED_WHEN_SET}
+    assert tiny.base_hash == json_hash({**data, "_world_version": config.WORLD_VERSION}, 12)
+    assert set(config.HASHED_WHEN_SET) <= set(config.BASE_FIELDS)
+    assert len({tiny.base_hash, config.load("tiny", n_select=200).base_hash,
+                config.load("tiny", n_select=200, select_greedy=0.4).base_hash}) == 3
 
 
 def test_every_field_has_one_scope_and_the_lists_derive_from_it():

@@ -134,3 +134,23 @@ def test_pretraining_holds_easy_arithmetic_only_and_the_post_training_set_both(s
     sizes = [max(int(n) for n in _re.findall(r"\d+", e["expr"])) for e in smoke_world.k12_train]
     hard = sum(s > hi for s in sizes) / len(sizes)
     assert 0 < hard < 1 and abs(hard - maths.HARD) < 0.15
+
+
+def test_the_selection_split_is_disjoint_and_leaves_the_rest_of_the_world_alone(smoke_world, smoke_cfg):
+    """World v4 candidate: n_select problems of their own stream, none of them a dev, benchmark or
+    post-training problem nor in the corpus; every other part of the world is the same as without it."""
+    assert smoke_world.select == []  # off by default
+    world = build_world(config.load("smoke", n_select=40))
+    assert len(world.select) == 40 and len({ex["expr"] for ex in world.select}) == 40
+    others = {ex["expr"] for ex in world.dev + world.k12_train + world.benchmarks["math500"] + world.benchmarks["aime24"]}
+    assert not others & {ex["expr"] for ex in world.select}
+    corpus = "\n".join(world.pretrain_docs)
+    for ex in world.select:  # the problem in any of its phrasings, as a whole user turn
+        assert not any(f"<|user|>\n{phrase.format(e=ex['expr'])}\n" in corpus for phrase in maths.PHRASES)
+    assert {ex["expr"] for ex in world.select} <= world.taken  # so the teacher probe's fresh set avoids them
+    assert not {ex["expr"] for ex in world.fresh_problems(50)} & {ex["expr"] for ex in world.select}
+    for name in ("dev", "k12_train", "people"):
+        assert getattr(world, name) == getattr(smoke_world, name), name
+    assert world.benchmarks == smoke_world.benchmarks
+    # the corpus skips the easy sums that became selection problems, so it is redrawn, same size
+    assert len(world.pretrain_docs) == len(smoke_world.pretrain_docs)
