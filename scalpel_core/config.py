@@ -383,6 +383,11 @@ _PRESET_VALUES: dict[str, dict] = {
         # next candidate, pre-registered in README ("World draws and their admission") before its code:
         # world v4 = a base-selection split, and the base is the first 5% checkpoint of the 1800-step run
         # whose selection greedy reaches 0.40 (its stage, not its length); the adoption rule is unchanged.
+        # Measured (figures/history/world-v4-candidate-bases/, mechanism 5a6cc92): steps kept 1170-1440, dev
+        # greedy 0.385, 0.51, 0.52, 0.365, headroom 0.22-0.27 in all four (restored), but MMLU 0.78, 0.895,
+        # 0.875, 0.885: one base of four meets every base target, so NOT adopted (draw 4 not built). The
+        # knowledge ceiling now binds (facts are learnt before the arithmetic); no next candidate is
+        # pre-registered yet.
         n_worlds=3, n_seeds=1, rejected_draws="1,2,3,4,5,6",
     ),
     # One GPU: OLMo-2 1B instruct on the real data, the paper's learning rate, budgets, graders and

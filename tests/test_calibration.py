@@ -244,3 +244,31 @@ def test_the_1800_step_candidate_failed_its_adoption_rule_on_record():
         assert not calibration.base_targets_met(n), d
     verdict = calibration.candidate_verdict(measured)
     assert verdict["decided"] and not verdict["adopted"] and verdict["met"] == 0
+
+
+def test_the_world_v4_candidate_is_judged_by_its_rule_on_record():
+    """The world v4 candidate (pre-registered in cd9cf6e: the first 5% checkpoint of the 1800-step run
+    whose greedy on the selection split reaches 0.40), measured on the draws in its record folder: each
+    record is of that candidate's base, its kept step is the first to reach the threshold in its
+    selection log, and the verdict is the rule's (calibration.candidate_verdict) on those draws."""
+    import pandas as pd
+
+    folder = paths.REPO_ROOT / "figures" / "history" / "world-v4-candidate-bases"
+    record = json.loads((folder / "verdict.json").read_text())
+    measured = []
+    for d in record["draws"]:
+        n = json.loads((folder / d / calibration.FILE).read_text())
+        cfg = config.load(d, pretrain_steps=1800, n_select=200, select_greedy=0.4)
+        assert n["base_hash"] == cfg.base_hash and n["world_version"] == config.WORLD_VERSION, d
+        log = pd.read_csv(folder / d / "selection_log.csv")
+        assert log.step.tolist() == list(range(90, len(log) * 90 + 1, 90)), d
+        reached = log[log.select_greedy >= 0.4]
+        kept = n["base"]["selection"]
+        assert kept["step"] == (int(reached.step.iloc[0]) if len(reached) else 1800), d
+        assert kept["reached"] == bool(len(reached)) and kept["step"] == int(log.step.iloc[-1]), d
+        measured.append(n)
+    verdict = calibration.candidate_verdict(measured)
+    assert {k: verdict[k] for k in ("adopted", "decided", "met")} == {k: record[k] for k in ("adopted", "decided", "met")}
+    # the record's reading: headroom restored in every draw, the knowledge ceiling missed in most
+    assert all(n["base"]["headroom"] >= calibration.TARGETS["base_headroom"] for n in measured)
+    assert verdict["decided"] and not verdict["adopted"]
