@@ -204,8 +204,7 @@ def test_the_selection_rule_keeps_the_first_checkpoint_that_reaches_it(tmp_path,
     assert meta["selection"] == {"threshold": 0.3, "step": 10, "greedy": 0.31, "reached": True}
     # the same model as the full 40-step schedule at step 10 (lr at step 9 is that of the 40-step cosine)
     at = {}
-    tok = base_mod.train_tokenizer(smoke_world.tokenizer_corpus(), cfg.vocab_size)
-    pretrain(cfg, smoke_world.pretrain_docs, tok, progress=False, every=4,
+    pretrain(cfg, smoke_world.pretrain_docs, smoke_tokenizer, progress=False, every=4,
              callback=lambda step, m: at.update({step: {k: v.clone() for k, v in m.state_dict().items()}}))
     kept = load_file(path / "model.safetensors")
     assert all(torch.equal(kept[k], at[10][k]) for k in kept)

@@ -253,6 +253,8 @@ def test_the_world_v4_candidate_is_judged_by_its_rule_on_record():
     selection log, and the verdict is the rule's (calibration.candidate_verdict) on those draws."""
     import pandas as pd
 
+    from scalpel_core.world.base import SELECTION_LOG
+
     folder = paths.REPO_ROOT / "figures" / "history" / "world-v4-candidate-bases"
     record = json.loads((folder / "verdict.json").read_text())
     measured = []
@@ -260,11 +262,12 @@ def test_the_world_v4_candidate_is_judged_by_its_rule_on_record():
         n = json.loads((folder / d / calibration.FILE).read_text())
         cfg = config.load(d, pretrain_steps=1800, n_select=200, select_greedy=0.4)
         assert n["base_hash"] == cfg.base_hash and n["world_version"] == config.WORLD_VERSION, d
-        log = pd.read_csv(folder / d / "selection_log.csv")
-        assert log.step.tolist() == list(range(90, len(log) * 90 + 1, 90)), d
-        reached = log[log.select_greedy >= 0.4]
+        log = pd.read_csv(folder / d / SELECTION_LOG)
+        every = cfg.pretrain_steps // 20
+        assert log.step.tolist() == list(range(every, len(log) * every + 1, every)), d
+        reached = log[log.select_greedy >= cfg.select_greedy]
         kept = n["base"]["selection"]
-        assert kept["step"] == (int(reached.step.iloc[0]) if len(reached) else 1800), d
+        assert kept["step"] == (int(reached.step.iloc[0]) if len(reached) else cfg.pretrain_steps), d
         assert kept["reached"] == bool(len(reached)) and kept["step"] == int(log.step.iloc[-1]), d
         measured.append(n)
     verdict = calibration.candidate_verdict(measured)

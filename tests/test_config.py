@@ -3,7 +3,6 @@ import dataclasses
 import pytest
 
 from scalpel_core import config, worlds
-from scalpel_core.cache import json_hash
 from scalpel_core.config import ConfigError
 
 
@@ -80,9 +79,7 @@ def test_the_base_selection_rule_is_checked_and_hashed_only_when_set():
         config.load("tiny", n_select=200, select_greedy=40.0)
     with pytest.raises(config.ConfigError, match="'n_select' must be 0"):
         config.load("tiny", n_select=-1)
-    tiny = config.load("tiny")
-    data = {k: v for k, v in tiny.to_dict().items() if k in config.BASE_FIELDS and k not in config.HASHED_WHEN_SET}
-    assert tiny.base_hash == json_hash({**data, "_world_version": config.WORLD_VERSION}, 12)
+    tiny = config.load("tiny")  # its hash with both off: tests/test_ground.py
     assert set(config.HASHED_WHEN_SET) <= set(config.BASE_FIELDS)
     assert len({tiny.base_hash, config.load("tiny", n_select=200).base_hash,
                 config.load("tiny", n_select=200, select_greedy=0.4).base_hash}) == 3

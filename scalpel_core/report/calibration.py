@@ -78,6 +78,7 @@ def measure_setup(cfg: Config, world, base_path, progress: bool = False, probe: 
     from ..eval.analogues import chance_levels, score_chain, score_choice, score_maths
     from ..eval.rewards import has_format
     from ..train.probe import train_probe
+    from ..world.base import META
 
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     model = load_checked(base_path)
@@ -107,7 +108,7 @@ def measure_setup(cfg: Config, world, base_path, progress: bool = False, probe: 
                           "low": wilson_low(skills[k] * sizes[k], sizes[k])} for k in KNOWLEDGE},
         "traces": trace_lengths(world, tokenizer, cfg),
     }
-    selection = json.loads((Path(base_path) / "base_meta.json").read_text()).get("selection")
+    selection = json.loads((Path(base_path) / META).read_text()).get("selection")
     if selection:  # the world v4 candidate's base-selection rule: the step kept and its selection greedy
         out["base"]["selection"] = selection
     if probe:

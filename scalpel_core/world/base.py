@@ -75,7 +75,8 @@ def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, world:
     if (path / META).exists() and not rebuild:
         check_base(path, cfg.preset)
         return path
-    if cfg.select_greedy > 0 and select is None:
+    selecting = cfg.select_greedy > 0
+    if selecting and select is None:
         raise ValueError("select_greedy > 0 needs a select(model, tokenizer, world) scorer "
                          "(scalpel_core.worlds.build_base passes one)")
     world = world or build_world(cfg)
@@ -87,14 +88,14 @@ def build_base(cfg: Config, rebuild: bool = False, progress: bool = True, world:
     def checkpoint(step, m) -> bool:
         if skill is not None and step % tenth == 0:
             skills.append({"step": step, **skill(m, tokenizer, world)})
-        if cfg.select_greedy <= 0:
+        if not selecting:
             return False
         selection.append({"step": step, "select_greedy": select(m, tokenizer, world)})
         return selection[-1]["select_greedy"] >= cfg.select_greedy
 
-    hook = checkpoint if skill is not None or cfg.select_greedy > 0 else None
+    hook = checkpoint if skill is not None or selecting else None
     model, log = pretrain(cfg, world.pretrain_docs, tokenizer, progress=progress, callback=hook,
-                          every=20 if cfg.select_greedy > 0 else 10)
+                          every=20 if selecting else 10)
     tmp = path.with_name(path.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
