@@ -386,8 +386,10 @@ _PRESET_VALUES: dict[str, dict] = {
         # Measured (figures/history/world-v4-candidate-bases/, mechanism 5a6cc92): steps kept 1170-1440, dev
         # greedy 0.385, 0.51, 0.52, 0.365, headroom 0.22-0.27 in all four (restored), but MMLU 0.78, 0.895,
         # 0.875, 0.885: one base of four meets every base target, so NOT adopted (draw 4 not built). The
-        # knowledge ceiling now binds (facts are learnt before the arithmetic); no next candidate is
-        # pre-registered yet.
+        # knowledge ceiling now binds (facts are learnt before the arithmetic). Third candidate, pre-registered
+        # in README ("The third candidate") before its code or bases: world v5 = the v4 candidate with the
+        # facts share of the pretraining mixture halved (0.16 -> 0.08, the other kinds keeping their relative
+        # shares; MMLU was 0.665-0.785 at half the v4 steps kept); adoption rule of c197ff3 unchanged.
         n_worlds=3, n_seeds=1, rejected_draws="1,2,3,4,5,6",
     ),
     # One GPU: OLMo-2 1B instruct on the real data, the paper's learning rate, budgets, graders and
