@@ -91,6 +91,10 @@ class Config:
     #                         checkpoint of pretraining whose greedy accuracy on the selection split reaches
     #                         this (else the last). The paper's base is a released model at the stage its
     #                         makers chose (MATH-500 0.31-0.45); 0: off, the base is the last step
+    facts_share: float = _base(0.16)  # share of fact sentences in the pretraining mixture (world.build.MIXTURE;
+    #                         the other kinds keep their relative shares). How often each fact is stated, so
+    #                         the knowledge analogues' level at the stage the base is kept; 0.08: the world v5
+    #                         candidate (README "The third candidate"). Paper: OLMo-2's pretraining mixture
     n_math500: int = _base(500)  # MATH-500 analogue: held-out problems of the post-training distribution
     n_aime: int = _base(30)  # AIME24 analogue: much harder maths (AIME24 has 30 problems)
     n_gsm8k: int = _base(250)  # GSM8K analogue: word problems in another surface form
@@ -256,6 +260,9 @@ class Config:
         if self.select_greedy > 0 and self.n_select == 0:
             raise ConfigError(f"config key 'select_greedy' ({self.select_greedy}) selects the base on the selection "
                               "split, which is empty: set n_select to its size (e.g. n_select=200), or select_greedy=0")
+        if not 0.0 < self.facts_share < 1.0:
+            raise ConfigError(f"config key 'facts_share' is the share of fact sentences in the pretraining mixture, "
+                              f"in (0, 1) (world default 0.16), got {self.facts_share}")
         if self.hidden_size % self.n_heads:
             raise ConfigError(f"hidden_size {self.hidden_size} must be divisible by n_heads {self.n_heads}")
 
@@ -285,7 +292,7 @@ WORLD_VERSION = 3
 # sha256 (12 hex) of the world generator's source at this WORLD_VERSION (scalpel_core.world.base
 # .world_code_digest; tests/test_base.py): an edit to the generator fails that test until WORLD_VERSION
 # is bumped (a new base everywhere) or, for an edit that cannot change the world, this is updated.
-WORLD_CODE = "67af8fac0556"
+WORLD_CODE = "1359669a564d"
 BASE_FIELDS = fields_of("base")
 GRPO_ONLY = fields_of("grpo")
 SFT_ONLY = fields_of("sft")
@@ -543,7 +550,7 @@ def require_world(cfg: Config, world: str, refusal: str) -> None:
 
 # Fields added after bases and runs were committed, with the value that leaves the world as it was:
 # they enter a config's hash only when set otherwise, so that every committed base and run keeps its id.
-HASHED_WHEN_SET = {"n_select": 0, "select_greedy": 0.0}
+HASHED_WHEN_SET = {"n_select": 0, "select_greedy": 0.0, "facts_share": 0.16}
 
 
 def config_hash(cfg: Config, keys=None) -> str:

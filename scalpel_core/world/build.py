@@ -19,6 +19,7 @@ BENCHMARKS = ("aime24", "math500", "gsm8k", "mmlu", "mmlu_pro", "gpqa", "ifeval"
 
 # Share of each document kind in the pretraining mixture (a world-design choice,
 # fixed before any post-training was run; see notebooks/00_base_model.ipynb).
+# config facts_share replaces the facts share (default 0.16; mixture_weights): the others keep their ratios.
 MIXTURE = {
     "facts": 0.16,  # fact sentences about everyone, each person in proportion to its fame (the knowledge itself)
     "qa": 0.06,  # question/answer chats about the train half of the people (4 or 8 options)
@@ -27,6 +28,13 @@ MIXTURE = {
     "gsm": 0.16,  # word problems in the base's short style, no system prompt
     "ifeval": 0.20,  # list-making with format constraints, followed exactly
 }
+
+
+def mixture_weights(cfg: Config) -> dict[str, float]:
+    """The pretraining mixture of ``cfg``: MIXTURE with the facts share set to ``cfg.facts_share``
+    and every other kind scaled so that the shares sum to 1 and keep their ratios."""
+    scale = (1.0 - cfg.facts_share) / (1.0 - MIXTURE["facts"])  # exactly 1.0 at the default share
+    return {k: cfg.facts_share if k == "facts" else v * scale for k, v in MIXTURE.items()}
 
 
 @dataclass
@@ -118,18 +126,19 @@ def build_world(cfg: Config) -> World:
         "ifeval": [instructions.ifeval_item(_rng(cfg, f"ifeval-{i}")) for i in range(cfg.n_ifeval)],
     }
     held_prompts = {b["prompt"][-1]["content"] for b in benchmarks["ifeval"]}
+    mix = mixture_weights(cfg)
     docs = _pretrain_docs(_rng(cfg, "pretrain"), cfg.n_pretrain_docs, people, train_people, taken, gsm_seen,
-                          held_prompts)
+                          held_prompts, mix)
     seen = set(docs)
     heldout = [d for d in _pretrain_docs(_rng(cfg, "heldout"), 2 * cfg.n_heldout_docs, people, train_people,
-                                         taken, gsm_seen, held_prompts) if d not in seen]
+                                         taken, gsm_seen, held_prompts, mix) if d not in seen]
     return World(cfg, people, k12, benchmarks, dev, docs, list(dict.fromkeys(heldout))[: cfg.n_heldout_docs],
                  frozenset(taken), select)
 
 
-def _pretrain_docs(r, n_docs, people, train_people, taken, gsm_seen, held_prompts) -> list[str]:
-    kinds = list(MIXTURE)
-    weights = [MIXTURE[k] for k in kinds]
+def _pretrain_docs(r, n_docs, people, train_people, taken, gsm_seen, held_prompts, mix) -> list[str]:
+    kinds = list(mix)
+    weights = [mix[k] for k in kinds]
     attrs = sorted(facts.ATTRIBUTES)
     by_name = {p["name"]: p for p in people}
     fame = [p["fame"] for p in people]
