@@ -85,6 +85,21 @@ def test_the_base_selection_rule_is_checked_and_hashed_only_when_set():
                 config.load("tiny", n_select=200, select_greedy=0.4).base_hash}) == 3
 
 
+def test_the_facts_share_is_checked_and_hashed_only_when_set():
+    """World v5 candidate: facts_share is a share in (0, 1); at the world's own share (build.MIXTURE)
+    every committed base keeps its hash, and another share is another base."""
+    from scalpel_core.world.build import MIXTURE
+
+    for bad in (0.0, 1.0, -0.1, 16.0):
+        with pytest.raises(config.ConfigError, match=r"'facts_share' is the share of fact sentences.*in \(0, 1\)"):
+            config.load("tiny", facts_share=bad)
+    tiny = config.load("tiny")
+    assert tiny.facts_share == MIXTURE["facts"] == config.HASHED_WHEN_SET["facts_share"]
+    assert config.load("tiny", facts_share=MIXTURE["facts"]).base_hash == tiny.base_hash
+    assert len({tiny.base_hash, config.load("tiny", facts_share=0.08).base_hash,
+                config.load("tiny", facts_share=0.12).base_hash}) == 3
+
+
 def test_every_field_has_one_scope_and_the_lists_derive_from_it():
     import dataclasses
 

@@ -154,3 +154,28 @@ def test_the_selection_split_is_disjoint_and_leaves_the_rest_of_the_world_alone(
     assert world.benchmarks == smoke_world.benchmarks
     # the corpus skips the easy sums that became selection problems, so it is redrawn, same size
     assert len(world.pretrain_docs) == len(smoke_world.pretrain_docs)
+
+
+def test_the_facts_share_sets_the_mixture_and_leaves_the_items_alone(smoke_world):
+    """World v5 candidate: facts_share is the share of fact documents in the corpus, the other kinds
+    keep their ratios (exactly MIXTURE at the default), and no benchmark, dev or training item moves."""
+    from scalpel_core.world.build import MIXTURE, mixture_weights
+
+    assert mixture_weights(config.load("smoke")) == MIXTURE
+    mix = mixture_weights(config.load("smoke", facts_share=0.08))
+    assert mix["facts"] == 0.08 and abs(sum(mix.values()) - 1) < 1e-12
+    for kind in MIXTURE:
+        assert abs(mix[kind] / mix["k12"] - MIXTURE[kind] / MIXTURE["k12"]) < 1e-12 or kind == "facts", kind
+    world = build_world(config.load("smoke", facts_share=0.08))
+
+    def share_of_facts(docs):  # fact documents are the only ones that are not chats
+        return sum(not d.startswith("<|endoftext|><|") for d in docs) / len(docs)
+
+    before, after = share_of_facts(smoke_world.pretrain_docs), share_of_facts(world.pretrain_docs)
+    n = len(world.pretrain_docs)
+    assert abs(before - 0.16) < 4 * (0.16 * 0.84 / n) ** 0.5, before
+    assert abs(after - 0.08) < 4 * (0.08 * 0.92 / n) ** 0.5, after
+    assert len(world.pretrain_docs) == len(smoke_world.pretrain_docs)
+    for name in ("dev", "k12_train", "people", "select"):
+        assert getattr(world, name) == getattr(smoke_world, name), name
+    assert world.benchmarks == smoke_world.benchmarks
