@@ -74,15 +74,18 @@ def test_the_base_selection_rule_is_checked_and_hashed_only_when_set():
     """select_greedy needs a selection split and is an accuracy; both fields, off, leave the hash
     of every committed base as it was (config.HASHED_WHEN_SET), and either one set moves it."""
     with pytest.raises(config.ConfigError, match=r"'select_greedy' \(0.4\).*set n_select to its size"):
-        config.load("tiny", select_greedy=0.4)
+        config.load("smoke", select_greedy=0.4)
+    with pytest.raises(config.ConfigError, match=r"'select_greedy' \(0.4\).*set n_select to its size"):
+        config.load("tiny", n_select=0)  # tiny selects its base (world v5): without the split it cannot
     with pytest.raises(config.ConfigError, match=r"'select_greedy' is an accuracy in \[0, 1\]"):
         config.load("tiny", n_select=200, select_greedy=40.0)
     with pytest.raises(config.ConfigError, match="'n_select' must be 0"):
         config.load("tiny", n_select=-1)
-    tiny = config.load("tiny")  # its hash with both off: tests/test_ground.py
+    smoke = config.load("smoke")  # its hash with both off: tests/test_ground.py
     assert set(config.HASHED_WHEN_SET) <= set(config.BASE_FIELDS)
-    assert len({tiny.base_hash, config.load("tiny", n_select=200).base_hash,
-                config.load("tiny", n_select=200, select_greedy=0.4).base_hash}) == 3
+    assert (smoke.n_select, smoke.select_greedy) == (config.HASHED_WHEN_SET["n_select"], config.HASHED_WHEN_SET["select_greedy"])
+    assert len({smoke.base_hash, config.load("smoke", n_select=200).base_hash,
+                config.load("smoke", n_select=200, select_greedy=0.4).base_hash}) == 3
 
 
 def test_the_facts_share_is_checked_and_hashed_only_when_set():
@@ -93,11 +96,12 @@ def test_the_facts_share_is_checked_and_hashed_only_when_set():
     for bad in (0.0, 1.0, -0.1, 16.0):
         with pytest.raises(config.ConfigError, match=r"'facts_share' is the share of fact sentences.*in \(0, 1\)"):
             config.load("tiny", facts_share=bad)
-    tiny = config.load("tiny")
-    assert tiny.facts_share == MIXTURE["facts"] == config.HASHED_WHEN_SET["facts_share"]
-    assert config.load("tiny", facts_share=MIXTURE["facts"]).base_hash == tiny.base_hash
-    assert len({tiny.base_hash, config.load("tiny", facts_share=0.08).base_hash,
-                config.load("tiny", facts_share=0.12).base_hash}) == 3
+    smoke = config.load("smoke")
+    assert smoke.facts_share == MIXTURE["facts"] == config.HASHED_WHEN_SET["facts_share"]
+    assert config.load("smoke", facts_share=MIXTURE["facts"]).base_hash == smoke.base_hash
+    assert len({smoke.base_hash, config.load("smoke", facts_share=0.08).base_hash,
+                config.load("smoke", facts_share=0.12).base_hash}) == 3
+    assert config.load("tiny").facts_share == 0.08  # world v5, adopted (README "The third candidate")
 
 
 def test_every_field_has_one_scope_and_the_lists_derive_from_it():
@@ -215,7 +219,7 @@ def test_draws_refused_at_admission_are_skipped_but_kept_loadable():
 def test_overrides_from_the_command_line_are_typed_by_their_field():
     assert config.parse_overrides(["pretrain_steps=1800", "pretrain_lr=1e-3", "bf16=true", "frozen_layers=2-3"]) == {
         "pretrain_steps": 1800, "pretrain_lr": 1e-3, "bf16": True, "frozen_layers": "2-3"}
-    assert config.load("tiny", **config.parse_overrides(["pretrain_steps=1800"])).base_hash != config.load("tiny").base_hash
+    assert config.load("tiny", **config.parse_overrides(["pretrain_steps=2400"])).base_hash != config.load("tiny").base_hash
     for bad, says in (("pretrain_steps", "KEY=VALUE"), ("pretrain_step=3", "did you mean 'pretrain_steps'"),
                       ("pretrain_steps=1.5", "must be int"), ("bf16=maybe", "must be bool"), ("preset=tiny", "unknown")):
         with pytest.raises(ConfigError, match=says):
