@@ -153,6 +153,25 @@ def test_the_report_notebook_is_a_clean_template():
     assert all(not c.get("outputs") for c in raw["cells"]) and len({c["id"] for c in raw["cells"]}) == len(raw["cells"])
 
 
+def test_the_skill_curve_marks_the_selection_rule():
+    """The base's skill plot draws the selection split's greedy accuracy, its threshold and the step kept
+    when the base was selected by its stage (config select_greedy), and none of them otherwise."""
+    import matplotlib.pyplot as plt
+
+    from scalpel_core.report import plots
+
+    skill = pd.DataFrame({"step": [10, 20, 30], "mmlu": [0.3, 0.5, 0.6], "math500": [0.0, 0.1, 0.4]})
+    selection = pd.DataFrame({"step": [5, 10, 15, 20, 25], "select_greedy": [0.0, 0.05, 0.2, 0.3, 0.45]})
+    ax = plots.skill_curve(skill, {"mmlu": 0.25}, selection=selection, threshold=0.4).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["selection split (greedy)"].get_ydata()) == [0.0, 0.05, 0.2, 0.3, 0.45]
+    assert list(lines["base kept (step 25)"].get_xdata()) == [25, 25]
+    assert any(list(line.get_ydata()) == [0.4, 0.4] for line in ax.get_lines())
+    plain = plots.skill_curve(skill, {"mmlu": 0.25}).axes[0]
+    assert not [line for line in plain.get_lines() if "selection" in line.get_label() or "kept" in line.get_label()]
+    plt.close("all")
+
+
 def test_unique_labels():
     assert diagnose.unique_labels(["a", "b", "a"], ["x/a", "y/b", "z/a"]) == ["x/a", "b", "z/a"]
     assert diagnose.unique_labels(["a", "a"], ["x/a", "x/a"]) == ["x/a #1", "x/a #2"]

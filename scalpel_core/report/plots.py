@@ -216,15 +216,25 @@ def retention_changes(changes, title: str = "Retention: change against the base 
     return fig
 
 
-def skill_curve(log, chance: dict | None = None, title: str = "Skill while the base pretrains"):
+def skill_curve(log, chance: dict | None = None, title: str = "Skill while the base pretrains",
+                selection=None, threshold: float | None = None):
     """Accuracy on each probed analogue (columns of ``skill_log.csv``) against pretraining steps,
-    with each one's chance level (``chance``: key -> level) dotted."""
+    with each one's chance level (``chance``: key -> level) dotted. With ``selection`` (the base's
+    ``selection_log.csv``, config select_greedy), the greedy accuracy on the base-selection split is
+    drawn dashed with its ``threshold``, and the step the base was kept at (its last row) marked."""
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     palette = sns.color_palette("deep")
     for i, key in enumerate(c for c in log.columns if c != "step"):
         ax.plot(log.step, log[key], marker="o", ms=3, color=palette[i % len(palette)], label=label(key))
         if chance and key in chance:
             ax.axhline(chance[key], ls=":", lw=0.8, color=palette[i % len(palette)])
+    if selection is not None and len(selection):
+        ax.plot(selection.step, selection.select_greedy, ls="--", marker=".", ms=3, lw=1, color="0.2",
+                label="selection split (greedy)")
+        if threshold:
+            ax.axhline(threshold, ls="--", lw=0.6, color="0.5")
+        kept = int(selection.step.iloc[-1])
+        ax.axvline(kept, lw=0.8, color="0.5", label=f"base kept (step {kept})")
     ax.set_xlabel("pretraining step")
     ax.set_ylabel("accuracy (dotted: chance)")
     ax.set_ylim(0, 1)
