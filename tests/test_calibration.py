@@ -118,10 +118,8 @@ def test_committed_tiny_grpo_reward_trends_rise():
         assert s["trend"]["lo"] > TARGETS["grpo_reward_trend"], run
 
 
-# Every planned draw of tiny must be measured (setup and GRPO) before the regeneration: strict, so the
-# marker must go as soon as the committed files cover them.
-@pytest.mark.xfail(strict=True, reason="issue 27: tiny's planned draws beyond draw 0 are not all admitted and "
-                                       "measured yet (refused so far: config rejected_draws)")
+# Every planned draw of tiny must be measured (setup and GRPO) before the regeneration. A strict xfail
+# until world v5 admitted tiny, tiny-w1 and tiny-w3 and their GRPO signal was measured.
 def test_every_planned_tiny_draw_is_measured():
     for draw in worlds.draws("tiny"):
         for name in (calibration.FILE, calibration.SIGNAL_FILE):
