@@ -51,11 +51,12 @@ def test_greedy_equals_model_generate_on_the_smoke_base(smoke_base, smoke_world,
 @pytest.fixture(scope="module")
 def tiny_base(tmp_path_factory):
     """A base of the tiny preset (its world, tokenizer and 8-layer shape), pretrained for 60 steps
-    instead of 900 so the test stays short: it answers, and runs on past its answers."""
+    instead of its schedule so the test stays short: it answers, and runs on past its answers. It keeps
+    tiny's world (selection split included) but not the selection rule, which needs a scorer."""
     from scalpel_core.world.base import build_base
     from scalpel_core.world.build import build_world
 
-    cfg = config.load("tiny", pretrain_steps=60)
+    cfg = config.load("tiny", pretrain_steps=60, select_greedy=0.0)
     root = tmp_path_factory.mktemp("tiny-base")
     old = os.environ.get("SCALPEL_ARTIFACTS")
     os.environ["SCALPEL_ARTIFACTS"] = str(root)
