@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from .. import paths
-from . import mathml
+from . import history, mathml
 from ..config import ScalpelError
 
 TEMPLATE = "paper.md.j2"
@@ -73,7 +73,10 @@ def render(preset: str, template_dir: Path | None = None) -> tuple[str, list[str
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters.update(_filters(numbers))
     try:
-        text = env.get_template(TEMPLATE).render(n=numbers, preset=preset, figure=figure)
+        before = history.previous_numbers(preset)
+        changes = history.verdict_changes(before, numbers) if before else []
+        text = env.get_template(TEMPLATE).render(n=numbers, preset=preset, figure=figure, changes=changes,
+                                                 previous=history.PREVIOUS)
     except jinja2.UndefinedError as err:  # numbers.json of another notebook 08, cut short, or a typo
         raise PaperError(f"{source} lacks a number the paper needs ({err}); remove it and run "
                          f"`scalpel reproduce --preset {preset}`, whose last step writes it again (or, if "
