@@ -62,3 +62,30 @@ def test_the_paper_template_receives_the_rows(tmp_path, monkeypatch):
     source.write_text(json.dumps(_numbers({"c1": "not reproduced"}, {"c1": {"a": "fails"}})))
     assert paper.render("smoke", template_dir=tmp_path)[0] == (
         f"{history.PREVIOUS['label']}: c1/None=not reproduced>reproduced c1/a=fails>holds")
+
+
+def _calibration(path, step, greedy=0.4):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"base": {"selection": {"step": step, "greedy": greedy}}}))
+
+
+def test_base_moves_compare_the_calibrated_and_the_kept_step(tmp_path, monkeypatch):
+    figures = tmp_path / "figures"
+    monkeypatch.setenv("SCALPEL_FIGURES", str(figures))
+    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
+    record = figures / "history" / history.CALIBRATED["folder"]
+    _calibration(record / "tiny" / "calibration.json", 1260, 0.53)
+    _calibration(figures / "tiny" / "calibration.json", 1260, 0.41)  # the same step, another base
+    _calibration(record / "tiny-w1" / "calibration.json", 1170)
+    _calibration(figures / "tiny-w1" / "calibration.json", 1080)
+    _calibration(record / "tiny-w2" / "calibration.json", 1440)  # never run in full: no row
+    rows = history.base_moves(["tiny", "tiny-w1", "tiny-w2"])
+    assert rows == [dict(draw="tiny", calibrated=1260, kept=1260, calibrated_greedy=0.53, kept_greedy=0.41, moved=False),
+                    dict(draw="tiny-w1", calibrated=1170, kept=1080, calibrated_greedy=0.4, kept_greedy=0.4, moved=True)]
+    (figures / "tiny-w1" / "calibration.json").write_text("{\"base\": {}}")
+    with pytest.raises(ScalpelError, match="lacks base.selection's step and greedy .*git checkout"):
+        history.base_moves(["tiny-w1"])
+    _calibration(figures / "tiny-w1" / "calibration.json", 1080)
+    paper.numbers_file("tiny").write_text(json.dumps({"verdicts": {}, "draws": {"draws": ["tiny", "tiny-w1"]}}))
+    (tmp_path / paper.TEMPLATE).write_text("{% for m in moves %}{{ m.draw }}:{{ m.calibrated }}>{{ m.kept }} {% endfor %}")
+    assert paper.render("tiny", template_dir=tmp_path)[0] == "tiny:1260>1260 tiny-w1:1170>1080 "

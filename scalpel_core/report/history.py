@@ -3,6 +3,7 @@
     from scalpel_core.report import history
     before = history.previous_numbers("tiny")       # figures/history/world-v2-results/tiny/numbers.json, or None
     rows = history.verdict_changes(before, after)   # after: figures/tiny/numbers.json as a dict
+    moves = history.base_moves(["tiny", "tiny-w1"])  # each draw's base step: calibrated vs kept by its run
 
 An earlier world's ``numbers.json`` is kept under ``figures/history/<name>/<preset>/`` when a new world
 replaces its results (:data:`PREVIOUS` names it); the comparison reads only what both files record: each
@@ -21,6 +22,9 @@ from ..config import ScalpelError
 # figures/history/ (copied from the commit that last held it in figures/<preset>/).
 PREVIOUS = {"label": "version 2", "folder": "world-v2-results", "commit": "9c90eea"}
 ABSENT = "absent"
+# The world whose candidate bases were calibrated (and adopted) before its full runs: each draw's
+# calibration.json as the calibrating machine wrote it, under figures/history/<folder>/<draw>/.
+CALIBRATED = {"label": "version 5", "folder": "world-v5-candidate-bases"}
 
 
 def previous_file(preset: str) -> Path:
@@ -55,4 +59,32 @@ def verdict_changes(before: dict, after: dict) -> list[dict]:
         for check in list(dict.fromkeys([*a_c, *b_c])):
             pairs.append((check, b_c.get(check, ABSENT), a_c.get(check, ABSENT)))
         rows += [dict(claim=claim, check=check, before=b, after=a, changed=b != a) for check, b, a in pairs]
+    return rows
+
+
+def _selection(source: Path) -> dict | None:
+    if not source.is_file():
+        return None
+    try:
+        selection = json.loads(source.read_text())["base"]["selection"]
+        return {"step": int(selection["step"]), "greedy": float(selection["greedy"])}
+    except (ValueError, OSError, KeyError, TypeError) as err:
+        raise ScalpelError(f"{source} is corrupt or lacks base.selection's step and greedy ({type(err).__name__}: "
+                           f"{err}); restore it with `git checkout -- {source.relative_to(paths.REPO_ROOT)}`") from err
+
+
+def base_moves(draws: list[str]) -> list[dict]:
+    """For each draw with both records: the step its base was kept at, and that checkpoint's greedy on the
+    base-selection split, when the world was calibrated (``figures/history/<CALIBRATED folder>/<draw>/
+    calibration.json``) and by the draw's own full run (``figures/<draw>/calibration.json``):
+    ``{draw, calibrated, kept, calibrated_greedy, kept_greedy, moved}``. Base pretraining is
+    bit-reproducible on one machine, not across CPUs, so the kept base may differ even at the same step."""
+    rows = []
+    for draw in draws:
+        before = _selection(paths.REPO_ROOT / "figures" / "history" / CALIBRATED["folder"] / draw / "calibration.json")
+        after = _selection(paths.figures_dir(draw) / "calibration.json")
+        if before is not None and after is not None:
+            rows.append(dict(draw=draw, calibrated=before["step"], kept=after["step"],
+                             calibrated_greedy=before["greedy"], kept_greedy=after["greedy"],
+                             moved=before["step"] != after["step"]))
     return rows

@@ -75,8 +75,9 @@ def render(preset: str, template_dir: Path | None = None) -> tuple[str, list[str
     try:
         before = history.previous_numbers(preset)
         changes = history.verdict_changes(before, numbers) if before else []
+        draws = (numbers.get("draws") or {}).get("draws") or [preset]
         text = env.get_template(TEMPLATE).render(n=numbers, preset=preset, figure=figure, changes=changes,
-                                                 previous=history.PREVIOUS)
+                                                 previous=history.PREVIOUS, moves=history.base_moves(draws))
     except jinja2.UndefinedError as err:  # numbers.json of another notebook 08, cut short, or a typo
         raise PaperError(f"{source} lacks a number the paper needs ({err}); remove it and run "
                          f"`scalpel reproduce --preset {preset}`, whose last step writes it again (or, if "
