@@ -80,8 +80,8 @@ def test_base_moves_compare_the_calibrated_and_the_kept_step(tmp_path, monkeypat
     _calibration(figures / "tiny-w1" / "calibration.json", 1080)
     _calibration(record / "tiny-w2" / "calibration.json", 1440)  # never run in full: no row
     rows = history.base_moves(["tiny", "tiny-w1", "tiny-w2"])
-    assert rows == [dict(draw="tiny", calibrated=1260, kept=1260, calibrated_greedy=0.53, kept_greedy=0.41, moved=False),
-                    dict(draw="tiny-w1", calibrated=1170, kept=1080, calibrated_greedy=0.4, kept_greedy=0.4, moved=True)]
+    assert rows == [dict(draw="tiny", calibrated=1260, kept=1260, calibrated_greedy=0.53, kept_greedy=0.41),
+                    dict(draw="tiny-w1", calibrated=1170, kept=1080, calibrated_greedy=0.4, kept_greedy=0.4)]
     (figures / "tiny-w1" / "calibration.json").write_text("{\"base\": {}}")
     with pytest.raises(ScalpelError, match="lacks base.selection's step and greedy .*git checkout"):
         history.base_moves(["tiny-w1"])

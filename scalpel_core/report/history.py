@@ -24,7 +24,7 @@ PREVIOUS = {"label": "version 2", "folder": "world-v2-results", "commit": "9c90e
 ABSENT = "absent"
 # The world whose candidate bases were calibrated (and adopted) before its full runs: each draw's
 # calibration.json as the calibrating machine wrote it, under figures/history/<folder>/<draw>/.
-CALIBRATED = {"label": "version 5", "folder": "world-v5-candidate-bases"}
+CALIBRATED = {"folder": "world-v5-candidate-bases"}
 
 
 def previous_file(preset: str) -> Path:
@@ -77,7 +77,7 @@ def base_moves(draws: list[str]) -> list[dict]:
     """For each draw with both records: the step its base was kept at, and that checkpoint's greedy on the
     base-selection split, when the world was calibrated (``figures/history/<CALIBRATED folder>/<draw>/
     calibration.json``) and by the draw's own full run (``figures/<draw>/calibration.json``):
-    ``{draw, calibrated, kept, calibrated_greedy, kept_greedy, moved}``. Base pretraining is
+    ``{draw, calibrated, kept, calibrated_greedy, kept_greedy}``. Base pretraining is
     bit-reproducible on one machine, not across CPUs, so the kept base may differ even at the same step."""
     rows = []
     for draw in draws:
@@ -85,6 +85,5 @@ def base_moves(draws: list[str]) -> list[dict]:
         after = _selection(paths.figures_dir(draw) / "calibration.json")
         if before is not None and after is not None:
             rows.append(dict(draw=draw, calibrated=before["step"], kept=after["step"],
-                             calibrated_greedy=before["greedy"], kept_greedy=after["greedy"],
-                             moved=before["step"] != after["step"]))
+                             calibrated_greedy=before["greedy"], kept_greedy=after["greedy"]))
     return rows
