@@ -86,6 +86,13 @@ def test_base_moves_compare_the_calibrated_and_the_kept_step(tmp_path, monkeypat
     with pytest.raises(ScalpelError, match="lacks base.selection's step and greedy .*git checkout"):
         history.base_moves(["tiny-w1"])
     _calibration(figures / "tiny-w1" / "calibration.json", 1080)
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-figures"  # SCALPEL_FIGURES outside the repository
+    monkeypatch.setenv("SCALPEL_FIGURES", str(elsewhere))
+    (elsewhere / "tiny-w1").mkdir(parents=True)
+    (elsewhere / "tiny-w1" / "calibration.json").write_text("not json")
+    with pytest.raises(ScalpelError, match="is corrupt .*scalpel reproduce --preset tiny-w1"):
+        history.base_moves(["tiny-w1"])
+    monkeypatch.setenv("SCALPEL_FIGURES", str(figures))
     paper.numbers_file("tiny").write_text(json.dumps({"verdicts": {}, "draws": {"draws": ["tiny", "tiny-w1"]}}))
     (tmp_path / paper.TEMPLATE).write_text("{% for m in moves %}{{ m.draw }}:{{ m.calibrated }}>{{ m.kept }} {% endfor %}")
     assert paper.render("tiny", template_dir=tmp_path)[0] == "tiny:1260>1260 tiny-w1:1170>1080 "

@@ -50,6 +50,21 @@ def test_the_committed_paper_is_what_the_committed_numbers_render_to(rendered):
         assert f"**Claim {claim[1:]}" in text and verdict in text
 
 
+def test_the_paper_says_whether_each_method_gains_in_domain_in_every_draw(rendered):
+    """The paragraph picks claim 2's in-domain check by its text: a renamed check must not drop it silently."""
+    text, _ = rendered
+    numbers = json.loads(paper.numbers_file(PRESET).read_text())
+    draws = numbers["draws"]["draws"]
+    assert len(draws) > 1
+    paragraph = text.split("**Does each method gain in domain?**", 1)[1].split("\n\n", 1)[0]
+    for draw, after in zip(draws, draws[1:] + [None]):
+        part = paragraph.split(f"{draw}: ", 1)[1]
+        part = part.split(f"; {after}: ", 1)[0] if after else part
+        effects = json.loads((paths.figures_dir(draw) / "numbers.json").read_text())["effects"]
+        for method, name in (("grpo", "GRPO"), ("sft1ep", "SFT-1ep"), ("sft3ep", "SFT-3ep")):
+            assert f"{name} {effects[method]['in_domain']['delta']:+.3f} [" in part, (draw, method)
+
+
 def test_missing_numbers_and_template_typos_fail(tmp_path, monkeypatch):
     monkeypatch.setenv("SCALPEL_FIGURES", str(tmp_path / "figures"))
     with pytest.raises(paper.PaperError, match="run `scalpel reproduce --preset smoke`"):

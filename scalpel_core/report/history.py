@@ -27,8 +27,20 @@ ABSENT = "absent"
 CALIBRATED = {"folder": "world-v5-candidate-bases"}
 
 
+def history_file(folder: str, preset: str, name: str) -> Path:
+    """``figures/history/<folder>/<preset>/<name>``: a record kept in the repository."""
+    return paths.REPO_ROOT / "figures" / "history" / folder / preset / name
+
+
 def previous_file(preset: str) -> Path:
-    return paths.REPO_ROOT / "figures" / "history" / PREVIOUS["folder"] / preset / "numbers.json"
+    return history_file(PREVIOUS["folder"], preset, "numbers.json")
+
+
+def _restore(source: Path) -> str:
+    """How to get a corrupt record back: from git when it is committed, else by the run that writes it."""
+    if source.is_relative_to(paths.REPO_ROOT):
+        return f"restore it with `git checkout -- {source.relative_to(paths.REPO_ROOT)}`"
+    return f"write it again with `scalpel reproduce --preset {source.parent.name}`"
 
 
 def previous_numbers(preset: str) -> dict | None:
@@ -39,8 +51,7 @@ def previous_numbers(preset: str) -> dict | None:
     try:
         numbers = json.loads(source.read_text())
     except (ValueError, OSError) as err:
-        raise ScalpelError(f"{source} is corrupt ({type(err).__name__}: {err}); restore it with "
-                           f"`git checkout -- {source.relative_to(paths.REPO_ROOT)}`") from err
+        raise ScalpelError(f"{source} is corrupt ({type(err).__name__}: {err}); {_restore(source)}") from err
     if not isinstance(numbers, dict) or "verdicts" not in numbers:
         raise ScalpelError(f"{source} holds no verdicts; restore it with `git checkout` (it is a copy of "
                            f"figures/{preset}/numbers.json at commit {PREVIOUS['commit']})")
@@ -70,7 +81,7 @@ def _selection(source: Path) -> dict | None:
         return {"step": int(selection["step"]), "greedy": float(selection["greedy"])}
     except (ValueError, OSError, KeyError, TypeError) as err:
         raise ScalpelError(f"{source} is corrupt or lacks base.selection's step and greedy ({type(err).__name__}: "
-                           f"{err}); restore it with `git checkout -- {source.relative_to(paths.REPO_ROOT)}`") from err
+                           f"{err}); {_restore(source)}") from err
 
 
 def base_moves(draws: list[str]) -> list[dict]:
@@ -81,7 +92,7 @@ def base_moves(draws: list[str]) -> list[dict]:
     bit-reproducible on one machine, not across CPUs, so the kept base may differ even at the same step."""
     rows = []
     for draw in draws:
-        before = _selection(paths.REPO_ROOT / "figures" / "history" / CALIBRATED["folder"] / draw / "calibration.json")
+        before = _selection(history_file(CALIBRATED["folder"], draw, "calibration.json"))
         after = _selection(paths.figures_dir(draw) / "calibration.json")
         if before is not None and after is not None:
             rows.append(dict(draw=draw, calibrated=before["step"], kept=after["step"],
